@@ -1,0 +1,1 @@
+"""The payment domain: plain Python, no framework, database or network imports."""
