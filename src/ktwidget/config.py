@@ -78,9 +78,11 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"KTWIDGET_TIMEZONE={zone_name!r}: not a known time zone") from exc
         try:
-            schedule = RetrySchedule.parse(env.get("KTWIDGET_NOTIFY_RETRY_SCHEDULE", "")) if env.get(
-                "KTWIDGET_NOTIFY_RETRY_SCHEDULE", ""
-            ).strip() else RetrySchedule()
+            schedule = (
+                RetrySchedule.parse(env.get("KTWIDGET_NOTIFY_RETRY_SCHEDULE", ""))
+                if env.get("KTWIDGET_NOTIFY_RETRY_SCHEDULE", "").strip()
+                else RetrySchedule()
+            )
         except ValueError as exc:
             raise ConfigError(f"KTWIDGET_NOTIFY_RETRY_SCHEDULE: {exc}") from exc
         max_amount = cls.max_amount
@@ -93,7 +95,9 @@ class Settings:
         if not public_url.startswith(("http://", "https://")):
             raise ConfigError(f"KTWIDGET_PUBLIC_URL={public_url!r}: must be an http(s) URL")
         acquirer = env.get("KTWIDGET_PRODUCTION_ACQUIRER", "").strip() or None
-        proxies = tuple(p.strip() for p in env.get("KTWIDGET_TRUSTED_PROXIES", "").split(",") if p.strip())
+        proxies = tuple(
+            p.strip() for p in env.get("KTWIDGET_TRUSTED_PROXIES", "").split(",") if p.strip()
+        )
         return cls(
             data_dir=Path(env.get("KTWIDGET_DATA_DIR", ".ktwidget")),
             database_url=env.get("KTWIDGET_DATABASE_URL", "").strip(),

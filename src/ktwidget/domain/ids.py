@@ -8,7 +8,7 @@ import secrets
 
 APP_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 TRANSACTION_HASH_RE = re.compile(r"^[0-9a-f]{40}$")
-WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 
 
 def new_app_id() -> str:

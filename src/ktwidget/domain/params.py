@@ -188,7 +188,9 @@ def validate_params(raw: object, rules: ValidationRules) -> TransactionParams:
 
     if out.errors:
         raise ParamsInvalid(out.errors)
-    assert order_id is not None and amount is not None and tx_type is not None
+    assert order_id is not None
+    assert amount is not None
+    assert tx_type is not None
     return TransactionParams(
         order_id=order_id,
         amount=amount,

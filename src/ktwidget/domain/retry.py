@@ -21,7 +21,9 @@ class RetrySchedule:
         try:
             delays = tuple(int(p) for p in parts)
         except ValueError as exc:
-            raise ValueError(f"retry schedule {text!r}: give whole seconds, comma-separated") from exc
+            raise ValueError(
+                f"retry schedule {text!r}: give whole seconds, comma-separated"
+            ) from exc
         if any(d < 0 for d in delays):
             raise ValueError(f"retry schedule {text!r}: delays must not be negative")
         return cls(delays)

@@ -1,0 +1,1 @@
+"""ktwidget: a self-hosted payment-widget gateway and its Python SDK."""

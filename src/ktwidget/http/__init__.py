@@ -1,0 +1,1 @@
+"""HTTP: the widget API, problem documents, CORS, rate limits, security headers."""

@@ -1,0 +1,47 @@
+"""Everything a use case needs from the outside, built once per process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from ktwidget.adapters.clock import Clock, SystemClock
+from ktwidget.adapters.crypto import MasterKey, load_master_key
+from ktwidget.config import Settings
+from ktwidget.storage.db import Database
+
+log = logging.getLogger("ktwidget")
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Database
+    master_key: MasterKey
+    clock: Clock = field(default_factory=SystemClock)
+    _keys: OrderedDict[int, bytes] = field(default_factory=OrderedDict, repr=False)
+    _keys_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Gateway:
+        db = Database.from_url(settings.resolved_database_url)
+        master = load_master_key(
+            settings.secret_key, settings.data_dir, allow_generate=db.is_sqlite
+        )
+        return cls(settings=settings, db=db, master_key=master, clock=clock or SystemClock())
+
+    def private_key(self, key_id: int, encrypted: bytes) -> bytes:
+        """Decrypt an app's private key, keeping a few hundred in memory for the hot path."""
+        with self._keys_lock:
+            cached = self._keys.get(key_id)
+            if cached is not None:
+                self._keys.move_to_end(key_id)
+                return cached
+        plain = self.master_key.decrypt(encrypted)
+        with self._keys_lock:
+            self._keys[key_id] = plain
+            while len(self._keys) > 512:
+                self._keys.popitem(last=False)
+        return plain

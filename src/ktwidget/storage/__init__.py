@@ -1,0 +1,1 @@
+"""Storage: the schema, migrations and the SQL that reads and writes it (SQLite and PostgreSQL)."""
