@@ -1,1 +1,43 @@
 """ktwidget: a self-hosted payment-widget gateway and its Python SDK."""
+
+from ktwidget.sdk import (
+    ApiClient,
+    ApiError,
+    AsyncApiClient,
+    CreatedTransaction,
+    FieldError,
+    Forbidden,
+    InvalidParameters,
+    KtwidgetError,
+    MalformedRequest,
+    NotFound,
+    OrderConflict,
+    RateLimited,
+    ServiceParams,
+    ServiceUnavailable,
+    TransactionInfo,
+    TransportError,
+    UnexpectedResponse,
+    UnknownApp,
+)
+
+__all__ = [
+    "ApiClient",
+    "ApiError",
+    "AsyncApiClient",
+    "CreatedTransaction",
+    "FieldError",
+    "Forbidden",
+    "InvalidParameters",
+    "KtwidgetError",
+    "MalformedRequest",
+    "NotFound",
+    "OrderConflict",
+    "RateLimited",
+    "ServiceParams",
+    "ServiceUnavailable",
+    "TransactionInfo",
+    "TransportError",
+    "UnexpectedResponse",
+    "UnknownApp",
+]
