@@ -62,6 +62,7 @@ class Settings:
     rate_limit_per_client: int = 30  # requests a minute per client address and app
     max_body_bytes: int = 16 * 1024
     production_acquirer: str | None = None
+    sandbox_credit_delay: int = 3
     trusted_proxies: tuple[str, ...] = ()
     log_level: str = "INFO"
 
@@ -119,6 +120,9 @@ class Settings:
             ),
             max_body_bytes=_int(env, "KTWIDGET_MAX_BODY_BYTES", cls.max_body_bytes, 256),
             production_acquirer=acquirer,
+            sandbox_credit_delay=_int(
+                env, "KTWIDGET_SANDBOX_CREDIT_DELAY", cls.sandbox_credit_delay
+            ),
             trusted_proxies=proxies,
             log_level=env.get("KTWIDGET_LOG_LEVEL", "INFO").upper(),
         )

@@ -30,6 +30,7 @@ class MasterKey:
             raise MasterKeyError("no master key given")
         try:
             self._fernet = MultiFernet([Fernet(k.strip().encode("ascii")) for k in keys])
+            self._primary = base64.urlsafe_b64decode(keys[0].strip().encode("ascii"))
         except (ValueError, binascii.Error) as exc:
             raise MasterKeyError(
                 "KTWIDGET_SECRET_KEY must be url-safe base64 of 32 bytes "
@@ -40,6 +41,14 @@ class MasterKey:
     @classmethod
     def parse(cls, text: str) -> MasterKey:
         return cls([k for k in text.split(",") if k.strip()])
+
+    def derive(self, label: str) -> bytes:
+        """A 32-byte key for one purpose, derived from the current master key (HKDF-SHA256)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        material = self._primary
+        return HKDF(hashes.SHA256(), 32, salt=None, info=label.encode()).derive(material)
 
     def encrypt(self, plaintext: bytes) -> bytes:
         return self._fernet.encrypt(plaintext)

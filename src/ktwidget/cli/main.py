@@ -377,13 +377,17 @@ def transaction_list(
 @click.pass_context
 @friendly
 def transaction_show(ctx: click.Context, transaction_hash: str, as_json: bool) -> None:
-    """Show a transaction with its status history."""
+    """Show a transaction with its status history and notification deliveries."""
     gw = _gateway(ctx)
     try:
         view = tx_use_cases.get_transaction(gw, transaction_hash)
     except GatewayError as exc:
         raise OperatorError(f"no transaction {transaction_hash}") from exc
-    emit(views.transaction_detail(view.transaction, view.history, gw.settings.timezone), as_json)
+    data = views.transaction_detail(view.transaction, view.history, gw.settings.timezone)
+    from ktwidget.services.notifications import deliveries_for_transaction
+
+    data["deliveries"] = deliveries_for_transaction(gw, view.transaction.id)
+    emit(data, as_json)
 
 
 # --- database and serving -------------------------------------------------------------------
@@ -413,13 +417,24 @@ def db_upgrade() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--no-worker", is_flag=True, help="Do not run the worker in this process.")
 @click.pass_context
 @friendly
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Run the gateway's HTTP server."""
+def serve(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
+    """Run the gateway's HTTP server (and the worker, unless --no-worker)."""
     from ktwidget.cli.serving import run_server
 
-    run_server(_gateway(ctx), host, port)
+    run_server(_gateway(ctx), host, port, with_worker=not no_worker)
+
+
+@main.command()
+@click.pass_context
+@friendly
+def worker(ctx: click.Context) -> None:
+    """Run the worker alone: expiry, crediting, clearing and notifications."""
+    from ktwidget.worker.process import main as run
+
+    run(_gateway(ctx))
 
 
 @main.command()
@@ -428,13 +443,15 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 @friendly
 def demo(ctx: click.Context, host: str, port: int) -> None:
-    """Set up a demo merchant and the sandbox services on this machine, then serve."""
-    from ktwidget.cli.serving import prepare_demo, run_server
+    """A demo merchant, the sandbox services, the gateway and a demo shop on the next port."""
+    from ktwidget.cli.serving import run_demo
 
-    gw = _gateway(ctx)
-    prepare_demo(gw, host, port)
-    run_server(gw, host, port)
+    run_demo(_gateway(ctx), host, port)
 
+
+from ktwidget.cli.notifications import notification  # noqa: E402 - it uses the helpers above
+
+main.add_command(notification)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -16,11 +16,35 @@ def _refuse_constant(name: str) -> object:
     raise JSONDecodeError(f"{name} is not a valid JSON number")
 
 
+def _int_or_decimal(text: str) -> int | Decimal:
+    try:
+        return int(text)
+    except ValueError:  # longer than Python's int digit limit
+        return Decimal(text)
+
+
 def loads(data: bytes | str) -> Any:
     """Decode JSON; fractions become `Decimal`, NaN and Infinity are refused."""
+    return _loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+def loads_lenient_numbers(data: bytes | str) -> Any:
+    """Like `loads`, but ``NaN``, ``Infinity`` and integers too long for `int` decode to `Decimal`.
+
+    For documents a validator checks field by field (transaction parameters): it can then name
+    the offending field ("amount must be a finite number") instead of refusing the whole document.
+    """
+    return _loads(data, parse_float=Decimal, parse_constant=Decimal, parse_int=_int_or_decimal)
+
+
+def _loads(data: bytes | str, **options: Any) -> Any:
     try:
-        return simplejson.loads(data, parse_float=Decimal, parse_constant=_refuse_constant)
-    except simplejson.JSONDecodeError as exc:
+        return simplejson.loads(data, **options)
+    except JSONDecodeError:
+        raise
+    except ValueError as exc:
+        # simplejson.JSONDecodeError, and also the plain ValueError of an integer longer than
+        # Python's int digit limit (4300 digits) and the UnicodeDecodeError of bad UTF-8 bytes.
         raise JSONDecodeError(str(exc)) from exc
     except RecursionError as exc:
         raise JSONDecodeError("document nested too deeply") from exc

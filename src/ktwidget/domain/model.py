@@ -92,3 +92,4 @@ class Transaction:
     created_at: datetime
     updated_at: datetime | None
     expires_at: datetime
+    widget_origin: str | None = None

@@ -7,6 +7,9 @@ from decimal import Decimal, InvalidOperation
 CURRENCY = "KZT"
 MINOR_PER_MAJOR = 100
 _CENT = Decimal(1) / MINOR_PER_MAJOR
+# The largest amount a signed 64-bit column holds; also what `parse_amount` allows without a limit.
+MAX_MINOR = 2**63 - 1
+_MAX_ADJUSTED = 18  # 10**19 major units: far above MAX_MINOR, small enough to compute exactly
 
 
 class AmountError(ValueError):
@@ -17,7 +20,7 @@ def parse_amount(value: object, *, max_minor: int | None = None) -> int:
     """Turn a JSON number (``int`` or ``Decimal``, as `codec.loads` yields) into minor units.
 
     Refuses booleans, strings, floats, NaN and infinities, zero and negatives, more than two
-    decimal places, and anything above ``max_minor``.
+    decimal places, and anything above ``max_minor`` (never above `MAX_MINOR`).
     """
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise AmountError("must be a number")
@@ -26,15 +29,23 @@ def parse_amount(value: object, *, max_minor: int | None = None) -> int:
         raise AmountError("must be a finite number")
     if number <= 0:
         raise AmountError("must be greater than 0")
-    try:
-        minor = number.scaleb(2)
-        if minor != minor.to_integral_value():
-            raise AmountError("must have at most 2 decimal places")
-    except InvalidOperation as exc:  # pragma: no cover - absurd exponents
-        raise AmountError("must be a plain number") from exc
-    result = int(minor)
-    if max_minor is not None and result > max_minor:
-        raise AmountError(f"must be at most {format_amount(max_minor)}")
+    limit = MAX_MINOR if max_minor is None else min(max_minor, MAX_MINOR)
+    # Exact integer arithmetic on the digits: `Decimal` arithmetic rounds to the context's 28
+    # digits (so 1000000000000000000000000000.001 would pass as whole) and underflows tiny
+    # values to 0 (so 1e-1000030 would pass as zero). Absurd exponents stop here, cheaply.
+    if number.adjusted() > _MAX_ADJUSTED:
+        raise AmountError(f"must be at most {format_amount(limit)}")
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    significant = list(digits)
+    while len(significant) > 1 and significant[-1] == 0:
+        significant.pop()
+        exponent += 1
+    if exponent < -2:
+        raise AmountError("must have at most 2 decimal places")
+    result: int = int("".join(map(str, significant))) * 10 ** (exponent + 2)
+    if result > limit:
+        raise AmountError(f"must be at most {format_amount(limit)}")
     return result
 
 

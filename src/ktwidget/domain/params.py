@@ -22,6 +22,7 @@ from ktwidget.domain.urls import (
 MAX_ORDER_ID = 128
 MAX_DESCRIPTION = 1000
 MAX_CONTRACT_VALUE = 128
+MAX_SERVICE_ID = 2**63 - 1  # catalog ids are 64-bit integers
 REDIRECT_FIELDS = ("callback_back_url", "callback_success_url", "callback_failed_url")
 FIELDS = frozenset(
     {"order_id", "amount", "type", "service", "description", "callback_post_url", *REDIRECT_FIELDS}
@@ -125,6 +126,11 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
+def _storable(text: str) -> bool:
+    """Valid Unicode without NUL: PostgreSQL text refuses NUL, and UTF-8 lone surrogates."""
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 def _text(raw: Mapping[str, Any], name: str, out: _Collector, *, required: bool) -> str | None:
     value = raw.get(name)
     if value is None:
@@ -133,6 +139,9 @@ def _text(raw: Mapping[str, Any], name: str, out: _Collector, *, required: bool)
         return None
     if not isinstance(value, str):
         out.add(name, "must be a string")
+        return None
+    if not _storable(value):
+        out.add(name, "must be valid Unicode text without NUL characters")
         return None
     return value
 
@@ -228,11 +237,21 @@ def _service(
     rule: ServiceRule | None = None
     if service_id is None:
         out.add("service.service_id", "is required")
-    elif isinstance(service_id, bool) or not isinstance(service_id, int | Decimal):
+    elif (
+        isinstance(service_id, bool)
+        or not isinstance(service_id, int | Decimal)
+        or (isinstance(service_id, Decimal) and not service_id.is_finite())
+    ):
         out.add("service.service_id", "must be an integer")
         service_id = None
-    elif service_id != int(service_id) or service_id <= 0:
+    elif service_id <= 0 or (
+        isinstance(service_id, Decimal) and service_id != service_id.to_integral_value()
+    ):
         out.add("service.service_id", "must be a positive integer")
+        service_id = None
+    elif service_id > MAX_SERVICE_ID:
+        # Checked before int(): int(Decimal("1e1000000")) alone takes most of a minute.
+        out.add("service.service_id", "is not an active service")
         service_id = None
     else:
         service_id = int(service_id)
@@ -248,7 +267,12 @@ def _service(
     elif not isinstance(contract, str):
         out.add("service.contract_value", "must be a string")
         contract = None
-    elif not contract or len(contract) > MAX_CONTRACT_VALUE or _has_control(contract):
+    elif (
+        not contract
+        or len(contract) > MAX_CONTRACT_VALUE
+        or _has_control(contract)
+        or not _storable(contract)
+    ):
         out.add("service.contract_value", f"must be 1 to {MAX_CONTRACT_VALUE} printable characters")
         contract = None
     elif rule is not None and not rule.contract_matches(contract):

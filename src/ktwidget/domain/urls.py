@@ -58,6 +58,13 @@ class TrustedDomain:
         text = f"*.{host}" if self.wildcard else host
         return f"{text}:{self.port}" if self.port is not None else text
 
+    def csp_sources(self) -> tuple[str, ...]:
+        """CSP source expressions matching what this domain matches (``frame-ancestors``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = f"*.{host}" if self.wildcard else host
+        port = "*" if self.port is None else str(self.port)
+        return (f"https://{host}:{port}", f"http://{host}:{port}")
+
     def matches(self, scheme: str, host: str, port: int | None) -> bool:
         if scheme not in _DEFAULT_PORTS:
             return False
@@ -118,6 +125,10 @@ def _split(url: str) -> _Parts:
         raise URLRuleError("must name a host")
     if parts.username is not None or parts.password is not None:
         raise URLRuleError("must not carry a user name or password")
+    if "\\" in url:
+        # Browsers read a backslash as "/" in http(s) URLs and urlsplit does not, so
+        # https://evil.com<backslash>.shop.example/ would pass for a subdomain of shop.example.
+        raise URLRuleError("must not contain backslashes")
     return _Parts(parts.scheme, parts.hostname, port)
 
 
@@ -142,9 +153,11 @@ def normalize_url(value: str) -> str:
     if "://" not in text:
         if text.startswith("/"):
             raise URLRuleError("must be an http or https URL")
+        # The path starts after the host: widget.nplus.tech?x=1 -> https://widget.nplus.tech/?x=1
+        end = min((i for i in map(text.find, "/?#") if i >= 0), default=len(text))
+        if text[end : end + 1] != "/":
+            text = text[:end] + "/" + text[end:]
         text = "https://" + text
-        if "/" not in text[len("https://") :]:
-            text += "/"
     _split(text)
     return text
 
@@ -181,3 +194,9 @@ def check_notification_url(url: str, *, require_https: bool, allow_private: bool
         if reason is not None:
             raise URLRuleError(reason)
     return normalized
+
+
+def frame_ancestors(domains: Iterable[TrustedDomain]) -> str:
+    """The ``frame-ancestors`` source list for pages only these domains may frame."""
+    sources = [source for domain in domains for source in domain.csp_sources()]
+    return " ".join(dict.fromkeys(sources)) or "'none'"

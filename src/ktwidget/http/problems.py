@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from ktwidget.domain import codec
 from ktwidget.services.errors import GatewayError, InvalidParameters, RateLimited
 
 PROBLEM_TYPES: dict[str, str] = {
@@ -28,6 +30,14 @@ PROBLEM_TYPES: dict[str, str] = {
 }
 
 MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("ktwidget.http")
+
+
+class ExactJSONResponse(JSONResponse):
+    """JSON with money kept exact: `Decimal` amounts are written as JSON numbers."""
+
+    def render(self, content: Any) -> bytes:
+        return codec.dumps(content)
 
 
 class FieldProblem(BaseModel):
@@ -74,10 +84,23 @@ async def handle_gateway_error(_request: Request, exc: Exception) -> JSONRespons
 async def handle_http_exception(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return problem_response(405, "method-not-allowed", "Method not allowed", str(exc.detail))
-    if exc.status_code == 404:
-        return problem_response(404, "not-found", "Not found", "nothing is at this address")
-    return problem_response(exc.status_code, "http-error", "HTTP error", str(exc.detail))
+        response = problem_response(
+            405, "method-not-allowed", "Method not allowed", str(exc.detail)
+        )
+    elif exc.status_code == 404:
+        response = problem_response(404, "not-found", "Not found", "nothing is at this address")
+    else:
+        response = problem_response(exc.status_code, "http-error", "HTTP error", str(exc.detail))
+    if exc.headers:  # e.g. the Allow header a 405 must carry (RFC 9110)
+        response.headers.update(exc.headers)
+    return response
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", exc_info=exc, extra={"path": request.url.path})
+    return problem_response(
+        500, "internal-error", "Internal error", "the gateway failed; the problem was logged"
+    )
 
 
 def responses(*errors: type[GatewayError]) -> dict[int | str, dict[str, Any]]:

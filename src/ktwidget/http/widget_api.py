@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ktwidget.domain import money
 from ktwidget.domain.notification import format_time
-from ktwidget.http.problems import responses
+from ktwidget.http.problems import ExactJSONResponse, responses
 from ktwidget.http.ratelimit import RateLimiter
 from ktwidget.services import errors
 from ktwidget.services import transactions as use_cases
@@ -113,7 +113,7 @@ async def create_transaction(request: Request) -> JSONResponse:
         "payment_url": result.payment_url,
         "created_at": format_time(tx.created_at, gw.settings.timezone),
     }
-    return JSONResponse(content, status_code=201 if result.created else 200)
+    return ExactJSONResponse(content, status_code=201 if result.created else 200)
 
 
 @router.get(
@@ -138,4 +138,4 @@ async def get_transaction(transaction_hash: str, request: Request) -> JSONRespon
         "test_mode": tx.test_mode,
         "created_at": format_time(tx.created_at, gw.settings.timezone),
     }
-    return JSONResponse(content, headers={"Vary": "Origin"})
+    return ExactJSONResponse(content, headers={"Vary": "Origin"})

@@ -7,9 +7,14 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from ktwidget.adapters.acquirers.base import Acquirer
+from ktwidget.adapters.acquirers.sandbox import SandboxAcquirer
 from ktwidget.adapters.clock import Clock, SystemClock
 from ktwidget.adapters.crypto import MasterKey, load_master_key
+from ktwidget.adapters.providers.base import Provider
 from ktwidget.config import Settings
+from ktwidget.sandbox.bank import Bank
+from ktwidget.sandbox.provider import SandboxProvider
 from ktwidget.storage.db import Database
 
 log = logging.getLogger("ktwidget")
@@ -31,6 +36,20 @@ class Gateway:
             settings.secret_key, settings.data_dir, allow_generate=db.is_sqlite
         )
         return cls(settings=settings, db=db, master_key=master, clock=clock or SystemClock())
+
+    def acquirer(self, name: str) -> Acquirer:
+        """The acquirer a transaction was created with. Only the sandbox ships today."""
+        if name == "sandbox":
+            return SandboxAcquirer(self.sandbox_bank(), self.clock, self.settings.public_url)
+        raise LookupError(f"no acquirer named {name!r}")
+
+    def provider(self, name: str) -> Provider:
+        if name == "sandbox":
+            return SandboxProvider(self.db, self.clock, self.settings.sandbox_credit_delay)
+        raise LookupError(f"no service provider named {name!r}")
+
+    def sandbox_bank(self) -> Bank:
+        return Bank(self.db, self.master_key.derive("ktwidget sandbox bank"))
 
     def private_key(self, key_id: int, encrypted: bytes) -> bytes:
         """Decrypt an app's private key, keeping a few hundred in memory for the hot path."""

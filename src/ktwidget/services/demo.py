@@ -67,6 +67,8 @@ def ensure_demo(gw: Gateway, callback_post_url: str | None = None) -> DemoSetup:
     existing = [m for m in merchants.list_merchants(gw) if m.name == DEMO_MERCHANT]
     if existing:
         m = existing[0]
+        if m.callback_post_url != callback_post_url:
+            merchants.update_merchant(gw, m.id, callbacks={"callback_post_url": callback_post_url})
         return DemoSetup(
             m.id,
             m.app_id,

@@ -133,6 +133,7 @@ transactions = Table(
     Column("acquirer", String(50), nullable=False),
     Column("acquirer_ref", String(100)),
     Column("card_mask", String(19)),  # first 6 and last 4 only
+    Column("widget_origin", Text),  # the merchant page that opened the widget, for postMessage
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime),
     Column("expires_at", UTCDateTime, nullable=False),
@@ -172,4 +173,87 @@ jobs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime),
     Index(None, "state", "due_at"),
+)
+
+# Merchant notifications (SPEC section 7). A delivery is written with the final status change it
+# reports; its body is stored once, so every attempt sends and signs the same bytes. Workers claim
+# due deliveries with leases, like jobs; each attempt is recorded.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(64), nullable=False, unique=True),  # the same across retries
+    Column("merchant_id", Integer, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("transaction_id", Integer, ForeignKey("transactions.id"), nullable=False, unique=True),
+    Column("event", String(16), nullable=False),  # the final status reported
+    Column("url", Text, nullable=False),
+    Column("endpoint", String(300), nullable=False),  # scheme://host:port, for per-endpoint limits
+    Column("body", LargeBinary, nullable=False),
+    Column("state", String(10), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),  # in this round (resend starts one)
+    Column("due_at", UTCDateTime),  # set while pending
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("resends", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
+    Index(None, "state", "due_at"),
+    Index(None, "created_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),  # 1, 2, ... over the delivery's whole life
+    Column("worker", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("latency_ms", Integer),
+    Column("address", String(64)),  # the IP address actually connected to
+    Column("status_code", Integer),
+    Column("accepted", Boolean, nullable=False),
+    Column("reply_excerpt", Text),
+    Column("error", Text),
+)
+
+
+# --- The sandbox: a simulated bank and service provider. A real bank keeps these on its side. ---
+
+sandbox_orders = Table(
+    "sandbox_orders",
+    metadata,
+    Column("ref", String(40), primary_key=True),  # the gateway's transaction_hash
+    Column("hold_id", String(40), nullable=False, unique=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("return_url", Text, nullable=False),
+    Column("notify_url", Text, nullable=False),
+    Column("frame_ancestors", Text, nullable=False),
+    Column(
+        "state", String(12), nullable=False
+    ),  # open|challenge|held|declined|captured|voided|closed
+    Column("refused_submissions", Integer, nullable=False, default=0),
+    Column("challenge_failures", Integer, nullable=False, default=0),
+    Column("card_mask", String(19)),  # first 6 and last 4 only
+    Column("capture_fails", Boolean, nullable=False, default=False),
+    Column("outcome", String(20)),
+    Column("message", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime),
+)
+
+sandbox_credits = Table(
+    "sandbox_credits",
+    metadata,
+    Column("ref", String(40), primary_key=True),  # the gateway's transaction_hash
+    Column("service_id", Integer, nullable=False),
+    Column("contract_value", String(128), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("calls", Integer, nullable=False, default=0),
+    Column("state", String(12), nullable=False),  # processing|credited|refused
+    Column("ready_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

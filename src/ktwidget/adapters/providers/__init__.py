@@ -1,0 +1,1 @@
+"""Service providers: whoever credits a ktpay service (mobile, utilities, transport)."""

@@ -1,0 +1,329 @@
+"""Deliveries of merchant notifications and their attempts.
+
+Claimed like jobs: a claim takes a lease (``lease_owner``, ``lease_until``) long enough to cover one
+attempt, so a delivery is never in flight in two workers; a dead worker's delivery is claimed again
+once its lease runs out. On PostgreSQL the claim skips rows another worker is claiming
+(``FOR UPDATE SKIP LOCKED``); on SQLite the write lock taken at ``BEGIN`` serialises claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from ktwidget.storage.schema import UTCDateTime, deliveries, delivery_attempts, webhook_secrets
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+STATES = (PENDING, DELIVERED, FAILED)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a worker holds the lease on, with what it needs to send it."""
+
+    id: int
+    webhook_id: str
+    merchant_id: int
+    url: str
+    endpoint: str
+    body: bytes
+    attempts: int  # failed attempts of this round before the one this claim starts
+    lease_owner: str
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    started_at: datetime
+    latency_ms: int | None
+    address: str | None
+    status_code: int | None
+    accepted: bool
+    reply_excerpt: str | None
+    error: str | None
+
+
+def insert_delivery(conn: Connection, values: dict[str, Any]) -> int:
+    result = conn.execute(insert(deliveries).values(**values).returning(deliveries.c.id))
+    return int(result.scalar_one())
+
+
+def exists_for_transaction(conn: Connection, transaction_id: int) -> bool:
+    found = conn.execute(
+        select(deliveries.c.id).where(deliveries.c.transaction_id == transaction_id)
+    ).first()
+    return found is not None
+
+
+def claim(
+    conn: Connection,
+    *,
+    now: datetime,
+    owner: str,
+    lease: timedelta,
+    limit: int,
+    admit: Callable[[str], bool],
+    exclude_endpoints: Collection[str] = (),
+) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries, oldest first, those ``admit(endpoint)`` lets in.
+
+    ``admit`` is asked once per candidate, in order, and counts what it lets in (per-endpoint
+    limits). Endpoints with no room at all are left out in SQL (``exclude_endpoints``), so a backlog
+    for one hanging endpoint never crowds the others out of a claim.
+    """
+    if limit <= 0:
+        return []
+    query = (
+        select(deliveries.c.id, deliveries.c.endpoint)
+        .where(
+            deliveries.c.state == PENDING,
+            deliveries.c.due_at <= now,
+            deliveries.c.lease_until.is_(None) | (deliveries.c.lease_until <= now),
+        )
+        .order_by(deliveries.c.due_at, deliveries.c.id)
+        .limit(limit * 4)
+    )
+    if exclude_endpoints:
+        query = query.where(deliveries.c.endpoint.not_in(list(exclude_endpoints)))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids: list[int] = []
+    for row in conn.execute(query).all():
+        if len(ids) < limit and admit(row.endpoint):
+            ids.append(row.id)
+    if not ids:
+        return []
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(ids))
+        .values(lease_owner=owner, lease_until=now + lease)
+    )
+    rows = conn.execute(
+        select(
+            deliveries.c.id,
+            deliveries.c.webhook_id,
+            deliveries.c.merchant_id,
+            deliveries.c.url,
+            deliveries.c.endpoint,
+            deliveries.c.body,
+            deliveries.c.attempts,
+        )
+        .where(deliveries.c.id.in_(ids))
+        .order_by(deliveries.c.due_at, deliveries.c.id)
+    )
+    return [
+        Claimed(
+            id=r.id,
+            webhook_id=r.webhook_id,
+            merchant_id=r.merchant_id,
+            url=r.url,
+            endpoint=r.endpoint,
+            body=bytes(r.body),
+            attempts=r.attempts,
+            lease_owner=owner,
+        )
+        for r in rows
+    ]
+
+
+def secrets_for(
+    conn: Connection, merchant_ids: Iterable[int], now: datetime
+) -> dict[int, list[bytes]]:
+    """Encrypted signing secrets per merchant: the current one first, then those in grace."""
+    wanted = sorted(set(merchant_ids))
+    out: dict[int, list[bytes]] = {m: [] for m in wanted}
+    if not wanted:
+        return out
+    rows = conn.execute(
+        select(webhook_secrets.c.merchant_id, webhook_secrets.c.secret)
+        .where(
+            webhook_secrets.c.merchant_id.in_(wanted),
+            webhook_secrets.c.retired_at.is_(None) | (webhook_secrets.c.expires_at > now),
+        )
+        .order_by(
+            webhook_secrets.c.merchant_id,
+            webhook_secrets.c.retired_at.is_not(None),
+            webhook_secrets.c.id.desc(),
+        )
+    )
+    for r in rows:
+        out[r.merchant_id].append(bytes(r.secret))
+    return out
+
+
+def record_attempt(
+    conn: Connection,
+    claimed: Claimed,
+    attempt: AttemptRecord,
+    *,
+    now: datetime,
+    retry_at: datetime | None,
+) -> bool:
+    """Write an attempt and its consequence: delivered, due again at ``retry_at``, or failed.
+
+    Only the lease holder may record; False means the lease was lost (nothing is written).
+    """
+    if attempt.accepted:
+        values: dict[str, Any] = {"state": DELIVERED, "due_at": None, "delivered_at": now}
+        attempts = claimed.attempts
+    elif retry_at is not None:
+        values = {"state": PENDING, "due_at": retry_at}
+        attempts = claimed.attempts + 1
+    else:
+        values = {"state": FAILED, "due_at": None}
+        attempts = claimed.attempts + 1
+    result = conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == claimed.id,
+            deliveries.c.lease_owner == claimed.lease_owner,
+            deliveries.c.state == PENDING,
+        )
+        .values(
+            **values,
+            attempts=attempts,
+            lease_owner=None,
+            lease_until=None,
+            last_status_code=attempt.status_code,
+            last_error=None if attempt.accepted else (attempt.error or "")[:1000],
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:
+        return False
+    number = conn.execute(
+        select(func.coalesce(func.max(delivery_attempts.c.number), 0)).where(
+            delivery_attempts.c.delivery_id == claimed.id
+        )
+    ).scalar_one()
+    conn.execute(
+        insert(delivery_attempts).values(
+            delivery_id=claimed.id,
+            number=int(number) + 1,
+            worker=claimed.lease_owner,
+            started_at=attempt.started_at,
+            latency_ms=attempt.latency_ms,
+            address=attempt.address,
+            status_code=attempt.status_code,
+            accepted=attempt.accepted,
+            reply_excerpt=attempt.reply_excerpt,
+            error=attempt.error,
+        )
+    )
+    return True
+
+
+def release(conn: Connection, claimed: Sequence[Claimed]) -> None:
+    """Give back leases without an attempt (a worker stopping before it could send)."""
+    for c in claimed:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == c.id, deliveries.c.lease_owner == c.lease_owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+def lease_owners(conn: Connection, prefix: str, now: datetime) -> list[str]:
+    """Owners, named with ``prefix``, of leases that have not run out yet."""
+    rows = conn.execute(
+        select(deliveries.c.lease_owner)
+        .where(
+            deliveries.c.state == PENDING,
+            deliveries.c.lease_owner.startswith(prefix, autoescape=True),
+            deliveries.c.lease_until > now,
+        )
+        .distinct()
+    )
+    return [str(r.lease_owner) for r in rows]
+
+
+def release_owner(conn: Connection, owner: str) -> int:
+    """Give back every lease ``owner`` holds (it is known to be dead); how many."""
+    result = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.lease_owner == owner, deliveries.c.state == PENDING)
+        .values(lease_owner=None, lease_until=None)
+    )
+    return int(result.rowcount)
+
+
+def next_due(conn: Connection) -> datetime | None:
+    value = conn.execute(
+        select(func.min(deliveries.c.due_at, type_=UTCDateTime())).where(
+            deliveries.c.state == PENDING
+        )
+    ).scalar()
+    if value is None:
+        return None
+    assert isinstance(value, datetime)
+    return value
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    merchant_id: int | None = None
+    state: str | None = None
+    transaction_id: int | None = None
+    limit: int = 50
+
+
+def list_deliveries(conn: Connection, f: DeliveryFilter) -> list[Row[Any]]:
+    query = select(deliveries).order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
+    if f.merchant_id is not None:
+        query = query.where(deliveries.c.merchant_id == f.merchant_id)
+    if f.state is not None:
+        query = query.where(deliveries.c.state == f.state)
+    if f.transaction_id is not None:
+        query = query.where(deliveries.c.transaction_id == f.transaction_id)
+    return list(conn.execute(query.limit(f.limit)))
+
+
+def get(conn: Connection, delivery_id: int) -> Row[Any] | None:
+    return conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+
+
+def get_by_webhook_id(conn: Connection, webhook_id: str) -> Row[Any] | None:
+    return conn.execute(select(deliveries).where(deliveries.c.webhook_id == webhook_id)).first()
+
+
+def attempts_of(conn: Connection, delivery_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+    out: dict[int, list[Row[Any]]] = {d: [] for d in delivery_ids}
+    if not delivery_ids:
+        return out
+    rows = conn.execute(
+        select(delivery_attempts)
+        .where(delivery_attempts.c.delivery_id.in_(list(delivery_ids)))
+        .order_by(delivery_attempts.c.delivery_id, delivery_attempts.c.number)
+    )
+    for r in rows:
+        out[r.delivery_id].append(r)
+    return out
+
+
+def resend(conn: Connection, delivery_id: int, now: datetime) -> bool:
+    """Start a new round due now, keeping the ``webhook-id``; False while an attempt is in flight."""
+    result = conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.lease_until.is_(None) | (deliveries.c.lease_until <= now),
+        )
+        .values(
+            state=PENDING,
+            attempts=0,
+            due_at=now,
+            lease_owner=None,
+            lease_until=None,
+            resends=deliveries.c.resends + 1,
+            updated_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+def counts_by_state(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(deliveries.c.state, func.count()).group_by(deliveries.c.state)).all()
+    return {str(state): int(n) for state, n in rows}

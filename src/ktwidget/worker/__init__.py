@@ -1,0 +1,1 @@
+"""The worker: runs the jobs the outbox holds (expiry, crediting, clearing) and delivers notifications."""

@@ -1,0 +1,434 @@
+"""The notification dispatcher: claims due deliveries, sends them, records every attempt.
+
+Isolation (SPEC section 7: a slow or dead endpoint never delays the others):
+
+- at most ``concurrency`` attempts in flight in this worker (in-flight requests are cheap in
+  asyncio, so the default is generous), and at most ``per_endpoint`` to one endpoint
+  (``scheme://host:port``);
+- an endpoint earns more than one slot only by answering quickly: one that is new, or whose last
+  attempt took longer than ``slow_after`` seconds or timed out, or whose attempt in flight has
+  run past ``slow_after``, gets one slot, and all such endpoints together get at most half of
+  ``concurrency``, so endpoints that answer keep at least the other half;
+- claims leave endpoints with no room out in SQL, so a backlog for a hanging endpoint never hides
+  the deliveries queued behind it.
+
+So a hanging endpoint holds one slot, not its backlog's worth. Healthy endpoints can be delayed
+only when more than half of the slots are held at once by endpoints that do not answer (with the
+defaults, 128 new hanging endpoints, or 16 fast ones that all start hanging together), and then
+for at most one timeout.
+
+Crash safety: a claim takes a lease longer than one attempt can last, and an attempt is recorded
+only after it ends; a worker killed at any moment leaves its deliveries to be claimed again when the
+lease runs out, or at once by a worker of the same machine that sees the holder is dead (at least
+once; receivers dedupe on ``webhook-id``). Outcomes are written in small batches, so one database
+commit serves many deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Self
+
+from ktwidget.adapters.webhook_sender import DEFAULT_TIMEOUT, HttpSender, Reply, WebhookSender
+from ktwidget.domain import webhooks
+from ktwidget.services.context import Gateway
+from ktwidget.storage import deliveries as repo
+from ktwidget.storage.deliveries import AttemptRecord, Claimed
+from ktwidget.worker import owners
+
+log = logging.getLogger("ktwidget.notifications")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    claimed: Claimed
+    attempt: AttemptRecord
+    finished_at: datetime
+    retry_at: datetime | None
+
+
+@dataclass
+class _Endpoints:
+    """In-flight counts per endpoint and which endpoints have shown they answer quickly."""
+
+    concurrency: int
+    per_endpoint: int
+    in_flight: dict[str, int] = field(default_factory=dict)
+    fast: set[str] = field(default_factory=set)
+    slow_in_flight: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.in_flight.values())
+
+    @property
+    def slow_cap(self) -> int:
+        return max(1, self.concurrency // 2)
+
+    def limit(self, endpoint: str) -> int:
+        return self.per_endpoint if endpoint in self.fast else 1
+
+    def room(self, endpoint: str) -> int:
+        return self.limit(endpoint) - self.in_flight.get(endpoint, 0)
+
+    def saturated(self) -> list[str]:
+        return [e for e in self.in_flight if self.room(e) <= 0]
+
+    def admitter(self) -> Callable[[str], bool]:
+        """A claim's view of the room left, counting what the claim itself lets in."""
+        taken: dict[str, int] = {}
+        slow_taken = 0
+
+        def admit(endpoint: str) -> bool:
+            nonlocal slow_taken
+            if self.room(endpoint) - taken.get(endpoint, 0) <= 0:
+                return False
+            slow = endpoint not in self.fast
+            if slow and self.slow_in_flight + slow_taken >= self.slow_cap:
+                return False
+            taken[endpoint] = taken.get(endpoint, 0) + 1
+            slow_taken += slow
+            return True
+
+        return admit
+
+    def start(self, endpoint: str) -> bool:
+        self.in_flight[endpoint] = self.in_flight.get(endpoint, 0) + 1
+        slow = endpoint not in self.fast
+        self.slow_in_flight += slow
+        return slow
+
+    def finish(self, endpoint: str, counted_slow: bool, quick: bool) -> None:
+        left = self.in_flight.get(endpoint, 0) - 1
+        if left > 0:
+            self.in_flight[endpoint] = left
+        else:
+            self.in_flight.pop(endpoint, None)
+        self.slow_in_flight -= counted_slow
+        if quick:
+            self.fast.add(endpoint)
+        else:
+            self.fast.discard(endpoint)
+
+
+class _SecretCache:
+    """Decrypted secrets by their ciphertext: rotation shows up at once, decryption happens once."""
+
+    def __init__(self, gw: Gateway, size: int = 1024) -> None:
+        self._gw = gw
+        self._size = size
+        self._plain: OrderedDict[bytes, str] = OrderedDict()
+
+    def get(self, encrypted: bytes) -> str:
+        plain = self._plain.get(encrypted)
+        if plain is None:
+            plain = self._gw.master_key.decrypt(encrypted).decode("utf-8")
+            self._plain[encrypted] = plain
+            while len(self._plain) > self._size:
+                self._plain.popitem(last=False)
+        else:
+            self._plain.move_to_end(encrypted)
+        return plain
+
+
+class DeliveryDispatcher:
+    """Sends due deliveries. Tests drive it with `run_once` / `run_until_idle` and the gateway's
+    clock; a worker process runs `run(stop)`.
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        sender: WebhookSender | None = None,
+        concurrency: int = 256,
+        per_endpoint: int = 8,
+        timeout: float = DEFAULT_TIMEOUT,
+        lease: timedelta | None = None,
+        slow_after: float | None = None,
+        poll_interval: float = 0.25,
+        flush_interval: float = 0.02,
+        sweep_interval: float = 5.0,
+        owner: str | None = None,
+    ) -> None:
+        if concurrency < 2 or per_endpoint < 1:
+            raise ValueError("concurrency must be at least 2 and per_endpoint at least 1")
+        self.gateway = gateway
+        self.schedule = gateway.settings.notify_retry_schedule
+        self.timeout = timeout
+        # Longer than any attempt can last, so a live worker never loses a lease mid-attempt.
+        self.lease = lease or timedelta(seconds=2 * timeout + 10)
+        if self.lease.total_seconds() <= timeout:
+            raise ValueError("the lease must outlast the timeout of an attempt")
+        self.slow_after = min(2.0, timeout / 2) if slow_after is None else slow_after
+        self.poll_interval = poll_interval
+        self.flush_interval = flush_interval
+        self.sweep_interval = sweep_interval
+        self.owner = owner or owners.owner_id()
+        self._sender = sender
+        self._own_sender = sender is None
+        self._endpoints = _Endpoints(concurrency, per_endpoint)
+        self._secrets = _SecretCache(gateway)
+        self._outcomes: list[Outcome] = []
+        self._slot_freed: asyncio.Event | None = None
+
+    @property
+    def concurrency(self) -> int:
+        return self._endpoints.concurrency
+
+    # --- the pieces ---------------------------------------------------------------------------
+
+    def _get_sender(self) -> WebhookSender:
+        if self._sender is None:
+            self._sender = HttpSender(
+                allow_private=self.gateway.settings.notify_allow_private,
+                timeout=self.timeout,
+                max_connections=max(64, self.concurrency * 2),
+            )
+        return self._sender
+
+    async def aclose(self) -> None:
+        if self._own_sender and self._sender is not None:
+            await self._sender.aclose()
+            self._sender = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _claim(self, free: int) -> list[tuple[Claimed, list[str]]]:
+        endpoints = self._endpoints
+        now = self.gateway.clock.now()
+        with self.gateway.db.write() as conn:
+            claimed = repo.claim(
+                conn,
+                now=now,
+                owner=self.owner,
+                lease=self.lease,
+                limit=free,
+                admit=endpoints.admitter(),
+                exclude_endpoints=endpoints.saturated(),
+            )
+            encrypted = repo.secrets_for(conn, {c.merchant_id for c in claimed}, now)
+        return [(c, [self._secrets.get(s) for s in encrypted[c.merchant_id]]) for c in claimed]
+
+    def release_dead_leases(self) -> int:
+        """Give back leases held by dead worker processes of this machine; how many."""
+        released = 0
+        prefix = owners.local_prefix()
+        with self.gateway.db.write() as conn:
+            for owner in repo.lease_owners(conn, prefix, self.gateway.clock.now()):
+                if owner != self.owner and owners.is_dead_local(owner, prefix):
+                    count = repo.release_owner(conn, owner)
+                    released += count
+                    log.info(
+                        "notification_leases_released",
+                        extra={"dead_owner": owner, "count": count},
+                    )
+        return released
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        lost: list[Outcome] = []
+        with self.gateway.db.write() as conn:
+            for o in outcomes:
+                if not repo.record_attempt(
+                    conn, o.claimed, o.attempt, now=o.finished_at, retry_at=o.retry_at
+                ):
+                    lost.append(o)
+        for o in lost:
+            log.warning(
+                "notification_lease_lost",
+                extra={"delivery_id": o.claimed.id, "webhook_id": o.claimed.webhook_id},
+            )
+
+    async def _attempt(self, claimed: Claimed, secrets: list[str]) -> Outcome:
+        clock = self.gateway.clock
+        started_at = clock.now()
+        try:
+            headers = webhooks.headers(
+                secrets, claimed.webhook_id, int(started_at.timestamp()), claimed.body
+            )
+        except webhooks.SecretError as exc:
+            reply = Reply(None, None, b"", 0, None, f"cannot sign: {exc}")
+        else:
+            reply = await self._get_sender().post(claimed.url, headers, claimed.body)
+        if reply.status_code is None:
+            verdict = webhooks.Verdict(False, reply.error)
+        else:
+            verdict = webhooks.judge_reply(reply.status_code, reply.content_type, reply.body)
+        attempt = AttemptRecord(
+            started_at=started_at,
+            latency_ms=reply.latency_ms,
+            address=reply.address,
+            status_code=reply.status_code,
+            accepted=verdict.accepted,
+            reply_excerpt=webhooks.excerpt(reply.body) if reply.body else None,
+            error=verdict.reason,
+        )
+        finished_at = clock.now()
+        retry_at = None
+        if not verdict.accepted:
+            delay = self.schedule.delay_after(claimed.attempts + 1)
+            retry_at = None if delay is None else finished_at + delay
+        self._log(claimed, attempt, retry_at)
+        return Outcome(claimed, attempt, finished_at, retry_at)
+
+    def _log(self, claimed: Claimed, attempt: AttemptRecord, retry_at: datetime | None) -> None:
+        fields = {
+            "delivery_id": claimed.id,
+            "webhook_id": claimed.webhook_id,
+            "merchant_id": claimed.merchant_id,
+            "status_code": attempt.status_code,
+            "latency_ms": attempt.latency_ms,
+        }
+        if attempt.accepted:
+            log.debug("notification_delivered", extra=fields)
+        elif retry_at is not None:
+            log.info(
+                "notification_attempt_failed",
+                extra={**fields, "error": attempt.error, "retry_at": retry_at.isoformat()},
+            )
+        else:
+            log.warning("notification_failed", extra={**fields, "error": attempt.error})
+
+    async def _send(self, claimed: Claimed, secrets: list[str], counted_slow: bool) -> Outcome:
+        quick = False
+        # An attempt still running after slow_after demotes its endpoint at once, not at timeout.
+        demote = asyncio.get_running_loop().call_later(
+            self.slow_after, self._endpoints.fast.discard, claimed.endpoint
+        )
+        try:
+            outcome = await self._attempt(claimed, secrets)
+            # A refused connection is quick too: what matters is how long the slot was held.
+            quick = (outcome.attempt.latency_ms or 0) <= self.slow_after * 1000
+            return outcome
+        finally:
+            demote.cancel()
+            self._endpoints.finish(claimed.endpoint, counted_slow, quick)
+            if self._slot_freed is not None:
+                self._slot_freed.set()
+
+    def _start(self, batch: list[tuple[Claimed, list[str]]]) -> list[asyncio.Task[Outcome]]:
+        tasks = []
+        for claimed, secrets in batch:
+            counted_slow = self._endpoints.start(claimed.endpoint)
+            tasks.append(asyncio.create_task(self._send(claimed, secrets, counted_slow)))
+        return tasks
+
+    # --- for tests: one round at a time, on the injected clock -------------------------------
+
+    async def run_once(self) -> int:
+        """Send every delivery due now that fits, wait for the attempts, record them."""
+        total = 0
+        tasks: list[asyncio.Task[Outcome]] = []
+        while True:
+            free = self.concurrency - self._endpoints.total
+            batch = await asyncio.to_thread(self._claim, free) if free > 0 else []
+            if not batch:
+                break
+            tasks += self._start(batch)
+            total += len(batch)
+        outcomes = list(await asyncio.gather(*tasks))
+        if outcomes:
+            await asyncio.to_thread(self._record, outcomes)
+        return total
+
+    async def run_until_idle(self, max_rounds: int = 1000) -> int:
+        """Rounds until nothing is due at the clock's time; the number of attempts made."""
+        total = 0
+        for _ in range(max_rounds):
+            sent = await self.run_once()
+            if sent == 0:
+                return total
+            total += sent
+        raise RuntimeError("deliveries keep falling due without the clock moving")
+
+    # --- the worker process ------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep deliveries flowing until ``stop`` is set; then finish and record those in flight."""
+        log.info(
+            "notification_dispatcher_started",
+            extra={"owner": self.owner, "concurrency": self.concurrency},
+        )
+        running: set[asyncio.Task[Outcome]] = set()
+        slot_freed = self._slot_freed = asyncio.Event()
+        writer = asyncio.create_task(self._write_outcomes(stop))
+        stopping = asyncio.create_task(stop.wait())
+        next_sweep = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + self.sweep_interval
+                    try:
+                        await asyncio.to_thread(self.release_dead_leases)
+                    except Exception:
+                        log.exception("notification_sweep_failed")
+                free = self.concurrency - self._endpoints.total
+                batch: list[tuple[Claimed, list[str]]] = []
+                if free > 0:
+                    try:
+                        batch = await asyncio.to_thread(self._claim, free)
+                    except Exception:
+                        log.exception("notification_claim_failed")
+                for task in self._start(batch):
+                    running.add(task)
+                    task.add_done_callback(self._collect(running))
+                if batch:
+                    await asyncio.sleep(0)
+                    continue
+                slot_freed.clear()
+                freed = asyncio.create_task(slot_freed.wait())
+                await asyncio.wait(
+                    {stopping, freed}, timeout=self.poll_interval, return_when="FIRST_COMPLETED"
+                )
+                freed.cancel()
+        finally:
+            stopping.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            await writer
+            if self._outcomes:
+                rest, self._outcomes = self._outcomes, []
+                await asyncio.to_thread(self._record, rest)
+            self._slot_freed = None
+            await self.aclose()
+            log.info("notification_dispatcher_stopped", extra={"owner": self.owner})
+
+    def _collect(
+        self, running: set[asyncio.Task[Outcome]]
+    ) -> Callable[[asyncio.Task[Outcome]], None]:
+        def done(task: asyncio.Task[Outcome]) -> None:
+            running.discard(task)
+            if task.cancelled():
+                return
+            exc = task.exception()
+            if exc is not None:
+                log.error("notification_attempt_crashed", exc_info=exc)
+                return
+            self._outcomes.append(task.result())
+
+        return done
+
+    async def _write_outcomes(self, stop: asyncio.Event) -> None:
+        """Write finished attempts in batches until stopped and everything in flight is written."""
+        while True:
+            if self._outcomes:
+                batch, self._outcomes = self._outcomes, []
+                try:
+                    await asyncio.to_thread(self._record, batch)
+                except Exception:
+                    # The leases will run out and the deliveries be sent again: at least once.
+                    log.exception("notification_record_failed", extra={"count": len(batch)})
+            elif stop.is_set() and self._endpoints.total == 0:
+                return
+            else:
+                await asyncio.sleep(self.flush_interval)

@@ -1,0 +1,59 @@
+"""Who holds a lease, and whether that holder is known to be dead.
+
+A lease owner is ``host:pid-namespace:pid:random``. A worker that finds leases held by a process of
+its own host and PID namespace that no longer exists (killed, crashed, reaped or a zombie) gives
+them back at once instead of waiting for them to run out: a dead process sends nothing, so this
+never puts a delivery in flight twice. Any other holder is left to its lease.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+
+def _pid_namespace() -> str:
+    try:
+        link = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return "0"
+    return "".join(ch for ch in link if ch.isdigit()) or "0"
+
+
+def local_prefix() -> str:
+    """``host:namespace:`` shared by every owner id made on this machine and PID namespace."""
+    host = socket.gethostname().replace(":", "_")[:24] or "localhost"
+    return f"{host}:{_pid_namespace()}:"
+
+
+def owner_id() -> str:
+    return f"{local_prefix()}{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not ours to judge
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return True
+    return fields[0] != "Z"  # a zombie sends nothing
+
+
+def is_dead_local(owner: str, prefix: str | None = None) -> bool:
+    """True only when ``owner`` was made on this machine and its process is gone."""
+    prefix = local_prefix() if prefix is None else prefix
+    if not owner.startswith(prefix):
+        return False
+    pid_text = owner[len(prefix) :].split(":", 1)[0]
+    if not pid_text.isdigit():
+        return False
+    return int(pid_text) != os.getpid() and not _alive(int(pid_text))

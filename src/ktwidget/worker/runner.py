@@ -1,0 +1,160 @@
+"""Claims due jobs, runs their handlers concurrently, and records each outcome.
+
+Handlers are idempotent: a job may run again after a crash or a lost lease, and must then do nothing
+twice. Time comes from the gateway's clock, so tests drive the runner with `run_until_idle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from starlette.concurrency import run_in_threadpool
+
+from ktwidget.services.context import Gateway
+from ktwidget.storage import jobs as repo
+from ktwidget.storage.jobs import Job
+
+log = logging.getLogger("ktwidget.worker")
+
+
+@dataclass(frozen=True)
+class Done:
+    pass
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    at: datetime
+    error: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+
+
+Outcome = Done | RetryAt | Failed
+Handler = Callable[[Gateway, Job], Awaitable[Outcome]]
+
+# Unexpected exceptions are retried with exponential backoff, then the job is marked failed.
+CRASH_BACKOFF_BASE = 5
+CRASH_BACKOFF_CAP = 600
+CRASH_MAX_ATTEMPTS = 12
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class JobRunner:
+    def __init__(
+        self,
+        gateway: Gateway,
+        handlers: Mapping[str, Handler],
+        *,
+        concurrency: int = 8,
+        lease: timedelta = timedelta(seconds=120),
+        poll_interval: float = 0.5,
+        owner: str | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.handlers = dict(handlers)
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.owner = owner or worker_id()
+
+    def _claim(self, limit: int) -> list[Job]:
+        now = self.gateway.clock.now()
+        with self.gateway.db.write() as conn:
+            return repo.claim(
+                conn,
+                kinds=list(self.handlers),
+                now=now,
+                owner=self.owner,
+                lease=self.lease,
+                limit=limit,
+            )
+
+    def _record(self, job: Job, outcome: Outcome) -> None:
+        now = self.gateway.clock.now()
+        with self.gateway.db.write() as conn:
+            if isinstance(outcome, Done):
+                kept = repo.complete(conn, job, now)
+            elif isinstance(outcome, RetryAt):
+                kept = repo.retry(conn, job, now, outcome.at, outcome.error)
+            else:
+                kept = repo.fail(conn, job, now, outcome.error)
+        if not kept:
+            log.warning("job_lease_lost", extra={"job_id": job.id, "kind": job.kind})
+        elif isinstance(outcome, Failed):
+            log.error(
+                "job_failed", extra={"job_id": job.id, "kind": job.kind, "error": outcome.error}
+            )
+
+    async def _run(self, job: Job) -> None:
+        try:
+            outcome = await self.handlers[job.kind](self.gateway, job)
+        except Exception as exc:
+            log.exception("job_crashed", extra={"job_id": job.id, "kind": job.kind})
+            error = f"{type(exc).__name__}: {exc}"
+            if job.attempts >= CRASH_MAX_ATTEMPTS:
+                outcome = Failed(error)
+            else:
+                delay = min(CRASH_BACKOFF_CAP, CRASH_BACKOFF_BASE * 2 ** (job.attempts - 1))
+                outcome = RetryAt(self.gateway.clock.now() + timedelta(seconds=delay), error)
+        await run_in_threadpool(self._record, job, outcome)
+
+    async def run_once(self) -> int:
+        """Run every job due now, up to `concurrency` at a time; the number run."""
+        claimed = await run_in_threadpool(self._claim, self.concurrency)
+        await asyncio.gather(*(self._run(job) for job in claimed))
+        return len(claimed)
+
+    async def run_until_idle(self, max_rounds: int = 1000) -> int:
+        """Run rounds until nothing is due (follow-up jobs due now included); the total run."""
+        total = 0
+        for _ in range(max_rounds):
+            ran = await self.run_once()
+            if ran == 0:
+                return total
+            total += ran
+        raise RuntimeError("jobs keep falling due: is a handler re-enqueueing itself?")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep `concurrency` jobs in flight until ``stop`` is set; finish those in flight."""
+        running: set[asyncio.Task[None]] = set()
+        log.info("job_runner_started", extra={"owner": self.owner, "kinds": sorted(self.handlers)})
+        stopping = asyncio.ensure_future(stop.wait())
+        while not stop.is_set():
+            free = self.concurrency - len(running)
+            claimed: list[Job] = []
+            if free > 0:
+                try:
+                    claimed = await run_in_threadpool(self._claim, free)
+                except Exception:
+                    log.exception("job_claim_failed")
+            for job in claimed:
+                task = asyncio.create_task(self._run(job))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if claimed and len(claimed) == free:
+                await asyncio.sleep(0)
+                continue
+            # Sleep until a job finishes (a slot frees), the poll interval passes, or we stop.
+            await asyncio.wait(
+                {stopping, *running},
+                timeout=self.poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        stopping.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        log.info("job_runner_stopped", extra={"owner": self.owner})
