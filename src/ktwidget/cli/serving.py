@@ -51,10 +51,8 @@ def run_demo(gw: Gateway, host: str, port: int) -> None:
     shop_port = port + 1
     shop_url = f"http://localhost:{shop_port}"
     # The shop's receiver is on this machine: let notifications reach loopback for the demo.
-    gw = replace(
-        _with_public_url(gw, host, port),
-        settings=replace(gw.settings, notify_allow_private=True),
-    )
+    gw = _with_public_url(gw, host, port)
+    gw = replace(gw, settings=replace(gw.settings, notify_allow_private=True))
     setup = ensure_demo(gw, callback_post_url=f"{shop_url}/notifications")
     url = gw.settings.public_url
     shop = shop_app(

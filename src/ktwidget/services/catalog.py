@@ -37,6 +37,7 @@ def add_service(gw: Gateway, service: Service) -> Service:
     try:
         with gw.db.write() as conn:
             repo.insert_service(conn, service, gw.clock.now())
+        gw.services.forget(service.id)
     except IntegrityError as exc:
         raise OperatorError(f"service {service.id} already exists; use 'service update'") from exc
     log.info("service_added", extra={"service_id": service.id})
@@ -64,4 +65,5 @@ def update_service(gw: Gateway, service_id: int, **changes: Any) -> Service:
     if values:
         with gw.db.write() as conn:
             repo.update_service(conn, service_id, values, gw.clock.now())
+        gw.services.forget(service_id)
     return updated

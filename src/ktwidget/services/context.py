@@ -13,8 +13,10 @@ from ktwidget.adapters.clock import Clock, SystemClock
 from ktwidget.adapters.crypto import MasterKey, load_master_key
 from ktwidget.adapters.providers.base import Provider
 from ktwidget.config import Settings
+from ktwidget.domain.params import ServiceRule
 from ktwidget.sandbox.bank import Bank
 from ktwidget.sandbox.provider import SandboxProvider
+from ktwidget.services.cache import AppAuth, TTLCache
 from ktwidget.storage.db import Database
 
 log = logging.getLogger("ktwidget")
@@ -27,6 +29,8 @@ class Gateway:
     master_key: MasterKey
     clock: Clock = field(default_factory=SystemClock)
     _keys: OrderedDict[int, bytes] = field(default_factory=OrderedDict, repr=False)
+    apps: TTLCache[str, AppAuth | None] = field(default_factory=TTLCache, repr=False)
+    services: TTLCache[int, ServiceRule | None] = field(default_factory=TTLCache, repr=False)
     _keys_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod

@@ -81,6 +81,7 @@ def create_merchant(
         repo.insert_webhook_secret(conn, merchant_id, gw.master_key.encrypt(secret.encode()), now)
         merchant = repo.get(conn, merchant_id)
     assert merchant is not None
+    gw.apps.forget(merchant.app_id)
     log.info("merchant_created", extra={"merchant_id": merchant_id})
     return Credentials(merchant_id, merchant.app_id, app_key, secret)
 
@@ -137,19 +138,21 @@ def update_merchant(
         return merchant
     with gw.db.write() as conn:
         repo.update_merchant(conn, merchant_id, values, gw.clock.now())
+    gw.apps.forget(merchant.app_id)
     log.info("merchant_updated", extra={"merchant_id": merchant_id, "fields": sorted(values)})
     return get_merchant(gw, merchant_id)
 
 
 def rotate_app_key(gw: Gateway, merchant_id: int, *, grace_seconds: int | None = None) -> str:
     """Issue a new key pair; the old one keeps opening payloads for the grace period."""
-    get_merchant(gw, merchant_id)
+    merchant = get_merchant(gw, merchant_id)
     grace = gw.settings.key_grace_period if grace_seconds is None else grace_seconds
     app_key, private = generate_app_keypair()
     now = gw.clock.now()
     with gw.db.write() as conn:
         repo.retire_app_keys(conn, merchant_id, now, now + timedelta(seconds=grace))
         repo.insert_app_key(conn, merchant_id, app_key, gw.master_key.encrypt(private), now)
+    gw.apps.forget(merchant.app_id)
     log.info("app_key_rotated", extra={"merchant_id": merchant_id, "grace_seconds": grace})
     return app_key
 

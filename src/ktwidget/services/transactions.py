@@ -7,9 +7,9 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from ktwidget.adapters.crypto import SealError, open_sealed
 from ktwidget.domain import codec, ids
@@ -24,6 +24,7 @@ from ktwidget.domain.params import (
 )
 from ktwidget.domain.status import Status
 from ktwidget.domain.urls import allowed
+from ktwidget.services.cache import AppAuth
 from ktwidget.services.context import Gateway, log
 from ktwidget.services.errors import (
     AcquirerUnavailable,
@@ -98,12 +99,15 @@ def check_origin(merchant: Merchant, origin: str | None) -> None:
         raise UntrustedOrigin(f"origin {origin} is not a trusted domain of this merchant")
 
 
-def _open_payload(gw: Gateway, conn: Connection, merchant: Merchant, payload: str) -> bytes:
+def _open_payload(gw: Gateway, auth: AppAuth, payload: str) -> bytes:
     try:
         box = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedRequest("payload is not standard base64") from exc
-    for key, encrypted in merchants_repo.usable_app_keys(conn, merchant.id, gw.clock.now()):
+    now = gw.clock.now()
+    for key, encrypted in auth.keys:
+        if key.expires_at is not None and key.expires_at <= now:
+            continue  # rotated out and past its grace period
         try:
             return open_sealed(gw.private_key(key.id, encrypted), box)
         except SealError:
@@ -111,6 +115,24 @@ def _open_payload(gw: Gateway, conn: Connection, merchant: Merchant, payload: st
     raise PayloadNotOpened(
         "the payload does not open with this app's key; check app_key and app_id"
     )
+
+
+def _load_app(gw: Gateway, app_id: str) -> AppAuth | None:
+    with gw.db.read() as conn:
+        merchant = merchants_repo.get_by_app_id(conn, app_id)
+        if merchant is None:
+            return None
+        keys = merchants_repo.usable_app_keys(conn, merchant.id, gw.clock.now())
+    return AppAuth(merchant, tuple(keys))
+
+
+def _service_rule(gw: Gateway, service_id: int) -> ServiceRule | None:
+    def load() -> ServiceRule | None:
+        with gw.db.read() as conn:
+            service = catalog_repo.get(conn, service_id)
+        return None if service is None else service.rule()
+
+    return gw.services.get(service_id, load)
 
 
 def _decode_params(plaintext: bytes) -> object:
@@ -121,45 +143,66 @@ def _decode_params(plaintext: bytes) -> object:
         raise MalformedRequest("the sealed payload is not UTF-8 JSON") from exc
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A request that passed every check and is ready to store."""
+
+    merchant: Merchant
+    params: TransactionParams
+    test_mode: bool
+    acquirer: str
+    fingerprint: str
+
+
 def create_transaction(gw: Gateway, request: CreateRequest) -> CreateResult:
-    with gw.db.read() as conn:
-        merchant = merchants_repo.get_by_app_id(conn, request.app_id)
-        if merchant is None:
-            raise UnknownApp(f"no app with app_id {request.app_id}")
-        if not merchant.active:
-            raise MerchantDisabled("this merchant is disabled; contact the gateway operator")
-        check_origin(merchant, request.origin)
-        raw = _decode_params(_open_payload(gw, conn, merchant, request.payload))
-        rules = ValidationRules(
-            max_amount=gw.settings.max_amount,
-            services=lambda sid: _service_rule(conn, sid),
-            trusted_domains=merchant.domains,
-            production=not request.test_mode,
-            allow_private_notify=gw.settings.notify_allow_private,
-        )
-        try:
-            params = validate_params(raw, rules)
-        except ParamsInvalid as exc:
-            raise InvalidParameters("the transaction parameters are invalid", exc.errors) from exc
+    return store_transaction(gw, prepare_transaction(gw, request))
+
+
+def reads_cached(gw: Gateway, request: CreateRequest) -> bool:
+    """Whether `prepare_transaction` can run without touching the database."""
+    return gw.apps.fresh(request.app_id)
+
+
+def prepare_transaction(gw: Gateway, request: CreateRequest) -> Prepared:
+    """Every check of SPEC section 3 and 4; reads the database only on a cache miss."""
+    auth = gw.apps.get(request.app_id, lambda: _load_app(gw, request.app_id))
+    if auth is None:
+        raise UnknownApp(f"no app with app_id {request.app_id}")
+    merchant = auth.merchant
+    if not merchant.active:
+        raise MerchantDisabled("this merchant is disabled; contact the gateway operator")
+    check_origin(merchant, request.origin)
+    raw = _decode_params(_open_payload(gw, auth, request.payload))
+    rules = ValidationRules(
+        max_amount=gw.settings.max_amount,
+        services=lambda sid: _service_rule(gw, sid),
+        trusted_domains=merchant.domains,
+        production=not request.test_mode,
+        allow_private_notify=gw.settings.notify_allow_private,
+    )
+    try:
+        params = validate_params(raw, rules)
+    except ParamsInvalid as exc:
+        raise InvalidParameters("the transaction parameters are invalid", exc.errors) from exc
     acquirer = SANDBOX_ACQUIRER if request.test_mode else gw.settings.production_acquirer
     if acquirer is None:
         raise AcquirerUnavailable(
             "test_mode false needs a production acquirer, and the operator has configured none"
         )
     fingerprint = _fingerprint(params, request.test_mode)
-    for attempt in range(2):
-        try:
-            return _store(gw, merchant, params, request.test_mode, acquirer, fingerprint)
-        except IntegrityError:
-            # Two identical requests raced past the lookup (PostgreSQL); the loser looks again.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    return Prepared(merchant, params, request.test_mode, acquirer, fingerprint)
 
 
-def _service_rule(conn: Connection, service_id: int) -> ServiceRule | None:
-    service = catalog_repo.get(conn, service_id)
-    return None if service is None else service.rule()
+def store_transaction(gw: Gateway, prepared: Prepared) -> CreateResult:
+    """One write: the transaction, its first status and its expiry job; or the existing one."""
+    return _store(
+        gw,
+        prepared.merchant,
+        prepared.params,
+        prepared.test_mode,
+        prepared.acquirer,
+        prepared.fingerprint,
+    )
 
 
 def _store(
@@ -171,35 +214,35 @@ def _store(
     fingerprint: str,
 ) -> CreateResult:
     now = gw.clock.now()
-    with gw.db.write() as conn:
-        existing = repo.get_by_order(conn, merchant.id, params.order_id)
-        if existing is not None:
-            return _repeat(gw, existing, fingerprint)
-        transaction_hash = ids.new_transaction_hash()
-        expires_at = now + timedelta(seconds=gw.settings.payment_ttl)
-        tx_id = repo.insert_transaction(
-            conn,
-            {
-                "transaction_hash": transaction_hash,
-                "merchant_id": merchant.id,
-                "order_id": params.order_id,
-                "amount": params.amount,
-                "currency": CURRENCY,
-                "type": params.type.value,
-                "service_id": None if params.service is None else params.service.service_id,
-                "contract_value": None if params.service is None else params.service.contract_value,
-                "description": params.description,
-                "callback_back_url": params.callback_back_url,
-                "callback_success_url": params.callback_success_url,
-                "callback_failed_url": params.callback_failed_url,
-                "callback_post_url": params.callback_post_url,
-                "test_mode": test_mode,
-                "fingerprint": fingerprint,
-                "acquirer": acquirer,
-                "expires_at": expires_at,
-            },
-            now,
-        )
+    transaction_hash = ids.new_transaction_hash()
+    expires_at = now + timedelta(seconds=gw.settings.payment_ttl)
+    values: dict[str, Any] = {
+        "transaction_hash": transaction_hash,
+        "merchant_id": merchant.id,
+        "order_id": params.order_id,
+        "amount": params.amount,
+        "currency": CURRENCY,
+        "type": params.type.value,
+        "service_id": None if params.service is None else params.service.service_id,
+        "contract_value": None if params.service is None else params.service.contract_value,
+        "description": params.description,
+        "callback_back_url": params.callback_back_url,
+        "callback_success_url": params.callback_success_url,
+        "callback_failed_url": params.callback_failed_url,
+        "callback_post_url": params.callback_post_url,
+        "test_mode": test_mode,
+        "fingerprint": fingerprint,
+        "acquirer": acquirer,
+        "expires_at": expires_at,
+    }
+
+    def write(conn: Connection) -> int | Transaction:
+        tx_id = repo.insert_transaction(conn, values, now)
+        if tx_id is None:
+            # The order_id is taken (a repeat, or a race another request won): read what is there.
+            existing = repo.get_by_order(conn, merchant.id, params.order_id)
+            assert existing is not None
+            return existing
         jobs_repo.enqueue(
             conn,
             kind=EXPIRE_JOB,
@@ -208,8 +251,21 @@ def _store(
             due_at=expires_at,
             now=now,
         )
-        transaction = repo.get(conn, tx_id)
-    assert transaction is not None
+        return tx_id
+
+    tx_id = gw.db.write_batched(write)
+    if isinstance(tx_id, Transaction):
+        return _repeat(gw, tx_id, fingerprint)
+    transaction = Transaction(
+        id=tx_id,
+        status=Status.PENDING,
+        type=params.type,
+        created_at=now,
+        updated_at=None,
+        acquirer_ref=None,
+        card_mask=None,
+        **{k: v for k, v in values.items() if k != "type"},
+    )
     log.info(
         "transaction_created",
         extra={

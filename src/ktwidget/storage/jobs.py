@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from ktwidget.storage.schema import UTCDateTime, jobs
 
@@ -43,18 +43,36 @@ def enqueue(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Write a job in the caller's database transaction; ``dedupe_key`` makes it happen once."""
-    conn.execute(
-        insert(jobs).values(
-            kind=kind,
-            transaction_id=transaction_id,
-            dedupe_key=dedupe_key,
-            payload=json.dumps(payload or {}),
-            state=PENDING,
-            due_at=due_at,
-            attempts=0,
-            created_at=now,
-        )
+    # Straight to the driver: this runs inside every payment's write (see storage.transactions).
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    columns = (
+        "kind",
+        "transaction_id",
+        "dedupe_key",
+        "payload",
+        "state",
+        "due_at",
+        "attempts",
+        "created_at",
     )
+    sql = f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"  # noqa: S608
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            sql,
+            (
+                kind,
+                transaction_id,
+                dedupe_key,
+                json.dumps(payload or {}),
+                PENDING,
+                due_at.astimezone(UTC).replace(tzinfo=None),
+                0,
+                now.astimezone(UTC).replace(tzinfo=None),
+            ),
+        )
+    finally:
+        cursor.close()
 
 
 def claim(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 
 from ktwidget.domain.model import StatusEntry, Transaction
 from ktwidget.domain.params import TransactionType
@@ -23,29 +23,82 @@ def _transaction(row: Row[Any]) -> Transaction:
     )
 
 
-def insert_transaction(conn: Connection, values: dict[str, Any], now: datetime) -> int:
-    """Insert a `pending` transaction and its first status record."""
-    result = conn.execute(
-        insert(transactions)
-        .values(**values, status=Status.PENDING.value, created_at=now)
-        .returning(transactions.c.id)
+# The create path runs on every payment, so it speaks SQL to the driver directly: the same
+# statements through SQLAlchemy's execution layer cost more CPU than the commit's fsync, inside
+# SQLite's single-writer lock. Table and column names come from the schema, values are parameters.
+_PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}
+
+
+def _insert_sql(table: Table, columns: tuple[str, ...], dialect: str, tail: str = "") -> str:
+    marks = ", ".join(_PLACEHOLDER[dialect] for _ in columns)
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}){tail}"  # noqa: S608
+
+
+_TX_COLUMNS = (
+    "transaction_hash", "merchant_id", "order_id", "amount", "currency", "type", "service_id",
+    "contract_value", "description", "callback_back_url", "callback_success_url",
+    "callback_failed_url", "callback_post_url", "test_mode", "fingerprint", "acquirer",
+    "expires_at", "status", "created_at",
+)  # fmt: skip
+_STATUS_COLUMNS = ("transaction_id", "status", "created_at")
+_TX_TAIL = " ON CONFLICT (merchant_id, order_id) DO NOTHING RETURNING id"
+_SQL = {
+    dialect: (
+        _insert_sql(transactions, _TX_COLUMNS, dialect, _TX_TAIL),
+        _insert_sql(transaction_statuses, _STATUS_COLUMNS, dialect),
     )
-    tx_id = int(result.scalar_one())
-    _insert_status(conn, tx_id, Status.PENDING, None, now)
+    for dialect in _PLACEHOLDER
+}
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """What `UTCDateTime` stores: the same instant, naive, in UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def insert_transaction(conn: Connection, values: dict[str, Any], now: datetime) -> int | None:
+    """Insert a `pending` transaction and its first status record.
+
+    None when the merchant already has a transaction with this ``order_id``: the caller reads it.
+    """
+    row_values = {**values, "status": Status.PENDING.value, "created_at": now}
+    params = tuple(
+        _naive_utc(v) if isinstance(v, datetime) else v
+        for v in (row_values[c] for c in _TX_COLUMNS)
+    )
+    insert_tx, insert_status = _SQL[conn.dialect.name]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(insert_tx, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        tx_id = int(row[0])
+        cursor.execute(insert_status, (tx_id, Status.PENDING.value, _naive_utc(now)))
+    finally:
+        cursor.close()
     return tx_id
+
+
+_INSERT_STATUS = insert(transaction_statuses)
+_BY_ORDER = select(transactions).where(
+    transactions.c.merchant_id == bindparam("merchant_id"),
+    transactions.c.order_id == bindparam("order_id"),
+)
 
 
 def _insert_status(
     conn: Connection, tx_id: int, status: Status, error: StatusError | None, now: datetime
 ) -> None:
     conn.execute(
-        insert(transaction_statuses).values(
-            transaction_id=tx_id,
-            status=status.value,
-            error_type=None if error is None else error.error_type.value,
-            error_message=None if error is None else error.error_message,
-            created_at=now,
-        )
+        _INSERT_STATUS,
+        {
+            "transaction_id": tx_id,
+            "status": status.value,
+            "error_type": None if error is None else error.error_type.value,
+            "error_message": None if error is None else error.error_message,
+            "created_at": now,
+        },
     )
 
 
@@ -62,11 +115,7 @@ def get(conn: Connection, tx_id: int) -> Transaction | None:
 
 
 def get_by_order(conn: Connection, merchant_id: int, order_id: str) -> Transaction | None:
-    row = conn.execute(
-        select(transactions).where(
-            transactions.c.merchant_id == merchant_id, transactions.c.order_id == order_id
-        )
-    ).first()
+    row = conn.execute(_BY_ORDER, {"merchant_id": merchant_id, "order_id": order_id}).first()
     return None if row is None else _transaction(row)
 
 

@@ -30,7 +30,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Self
 
@@ -40,6 +40,7 @@ from ktwidget.services.context import Gateway
 from ktwidget.storage import deliveries as repo
 from ktwidget.storage.deliveries import AttemptRecord, Claimed
 from ktwidget.worker import owners
+from ktwidget.worker.slots import EndpointSlots
 
 log = logging.getLogger("ktwidget.notifications")
 
@@ -50,70 +51,6 @@ class Outcome:
     attempt: AttemptRecord
     finished_at: datetime
     retry_at: datetime | None
-
-
-@dataclass
-class _Endpoints:
-    """In-flight counts per endpoint and which endpoints have shown they answer quickly."""
-
-    concurrency: int
-    per_endpoint: int
-    in_flight: dict[str, int] = field(default_factory=dict)
-    fast: set[str] = field(default_factory=set)
-    slow_in_flight: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.in_flight.values())
-
-    @property
-    def slow_cap(self) -> int:
-        return max(1, self.concurrency // 2)
-
-    def limit(self, endpoint: str) -> int:
-        return self.per_endpoint if endpoint in self.fast else 1
-
-    def room(self, endpoint: str) -> int:
-        return self.limit(endpoint) - self.in_flight.get(endpoint, 0)
-
-    def saturated(self) -> list[str]:
-        return [e for e in self.in_flight if self.room(e) <= 0]
-
-    def admitter(self) -> Callable[[str], bool]:
-        """A claim's view of the room left, counting what the claim itself lets in."""
-        taken: dict[str, int] = {}
-        slow_taken = 0
-
-        def admit(endpoint: str) -> bool:
-            nonlocal slow_taken
-            if self.room(endpoint) - taken.get(endpoint, 0) <= 0:
-                return False
-            slow = endpoint not in self.fast
-            if slow and self.slow_in_flight + slow_taken >= self.slow_cap:
-                return False
-            taken[endpoint] = taken.get(endpoint, 0) + 1
-            slow_taken += slow
-            return True
-
-        return admit
-
-    def start(self, endpoint: str) -> bool:
-        self.in_flight[endpoint] = self.in_flight.get(endpoint, 0) + 1
-        slow = endpoint not in self.fast
-        self.slow_in_flight += slow
-        return slow
-
-    def finish(self, endpoint: str, counted_slow: bool, quick: bool) -> None:
-        left = self.in_flight.get(endpoint, 0) - 1
-        if left > 0:
-            self.in_flight[endpoint] = left
-        else:
-            self.in_flight.pop(endpoint, None)
-        self.slow_in_flight -= counted_slow
-        if quick:
-            self.fast.add(endpoint)
-        else:
-            self.fast.discard(endpoint)
 
 
 class _SecretCache:
@@ -156,8 +93,6 @@ class DeliveryDispatcher:
         sweep_interval: float = 5.0,
         owner: str | None = None,
     ) -> None:
-        if concurrency < 2 or per_endpoint < 1:
-            raise ValueError("concurrency must be at least 2 and per_endpoint at least 1")
         self.gateway = gateway
         self.schedule = gateway.settings.notify_retry_schedule
         self.timeout = timeout
@@ -172,14 +107,14 @@ class DeliveryDispatcher:
         self.owner = owner or owners.owner_id()
         self._sender = sender
         self._own_sender = sender is None
-        self._endpoints = _Endpoints(concurrency, per_endpoint)
+        self._slots = EndpointSlots(concurrency, per_endpoint)
         self._secrets = _SecretCache(gateway)
         self._outcomes: list[Outcome] = []
         self._slot_freed: asyncio.Event | None = None
 
     @property
     def concurrency(self) -> int:
-        return self._endpoints.concurrency
+        return self._slots.concurrency
 
     # --- the pieces ---------------------------------------------------------------------------
 
@@ -203,8 +138,8 @@ class DeliveryDispatcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _claim(self, free: int) -> list[tuple[Claimed, list[str]]]:
-        endpoints = self._endpoints
+    def _claim(self, slots: EndpointSlots) -> list[tuple[Claimed, list[str]]]:
+        """Lease what may start now (``slots`` is a snapshot: this runs in a thread)."""
         now = self.gateway.clock.now()
         with self.gateway.db.write() as conn:
             claimed = repo.claim(
@@ -212,12 +147,17 @@ class DeliveryDispatcher:
                 now=now,
                 owner=self.owner,
                 lease=self.lease,
-                limit=free,
-                admit=endpoints.admitter(),
-                exclude_endpoints=endpoints.saturated(),
+                limit=slots.free,
+                admit=slots.admitter(),
+                exclude_endpoints=slots.saturated(),
             )
             encrypted = repo.secrets_for(conn, {c.merchant_id for c in claimed}, now)
         return [(c, [self._secrets.get(s) for s in encrypted[c.merchant_id]]) for c in claimed]
+
+    async def _claim_now(self) -> list[tuple[Claimed, list[str]]]:
+        if self._slots.free <= 0:
+            return []
+        return await asyncio.to_thread(self._claim, self._slots.snapshot())
 
     def release_dead_leases(self) -> int:
         """Give back leases held by dead worker processes of this machine; how many."""
@@ -298,11 +238,11 @@ class DeliveryDispatcher:
         else:
             log.warning("notification_failed", extra={**fields, "error": attempt.error})
 
-    async def _send(self, claimed: Claimed, secrets: list[str], counted_slow: bool) -> Outcome:
+    async def _send(self, claimed: Claimed, secrets: list[str], unproven: bool) -> Outcome:
         quick = False
         # An attempt still running after slow_after demotes its endpoint at once, not at timeout.
         demote = asyncio.get_running_loop().call_later(
-            self.slow_after, self._endpoints.fast.discard, claimed.endpoint
+            self.slow_after, self._slots.demote, claimed.endpoint
         )
         try:
             outcome = await self._attempt(claimed, secrets)
@@ -311,16 +251,15 @@ class DeliveryDispatcher:
             return outcome
         finally:
             demote.cancel()
-            self._endpoints.finish(claimed.endpoint, counted_slow, quick)
+            self._slots.finish(claimed.endpoint, unproven, quick)
             if self._slot_freed is not None:
                 self._slot_freed.set()
 
     def _start(self, batch: list[tuple[Claimed, list[str]]]) -> list[asyncio.Task[Outcome]]:
-        tasks = []
-        for claimed, secrets in batch:
-            counted_slow = self._endpoints.start(claimed.endpoint)
-            tasks.append(asyncio.create_task(self._send(claimed, secrets, counted_slow)))
-        return tasks
+        return [
+            asyncio.create_task(self._send(claimed, secrets, self._slots.start(claimed.endpoint)))
+            for claimed, secrets in batch
+        ]
 
     # --- for tests: one round at a time, on the injected clock -------------------------------
 
@@ -329,8 +268,7 @@ class DeliveryDispatcher:
         total = 0
         tasks: list[asyncio.Task[Outcome]] = []
         while True:
-            free = self.concurrency - self._endpoints.total
-            batch = await asyncio.to_thread(self._claim, free) if free > 0 else []
+            batch = await self._claim_now()
             if not batch:
                 break
             tasks += self._start(batch)
@@ -372,13 +310,11 @@ class DeliveryDispatcher:
                         await asyncio.to_thread(self.release_dead_leases)
                     except Exception:
                         log.exception("notification_sweep_failed")
-                free = self.concurrency - self._endpoints.total
                 batch: list[tuple[Claimed, list[str]]] = []
-                if free > 0:
-                    try:
-                        batch = await asyncio.to_thread(self._claim, free)
-                    except Exception:
-                        log.exception("notification_claim_failed")
+                try:
+                    batch = await self._claim_now()
+                except Exception:
+                    log.exception("notification_claim_failed")
                 for task in self._start(batch):
                     running.add(task)
                     task.add_done_callback(self._collect(running))
@@ -428,7 +364,7 @@ class DeliveryDispatcher:
                 except Exception:
                     # The leases will run out and the deliveries be sent again: at least once.
                     log.exception("notification_record_failed", extra={"count": len(batch)})
-            elif stop.is_set() and self._endpoints.total == 0:
+            elif stop.is_set() and self._slots.total == 0:
                 return
             else:
                 await asyncio.sleep(self.flush_interval)
