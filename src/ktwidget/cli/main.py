@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -452,6 +451,3 @@ def demo(ctx: click.Context, host: str, port: int) -> None:
 from ktwidget.cli.notifications import notification  # noqa: E402 - it uses the helpers above
 
 main.add_command(notification)
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

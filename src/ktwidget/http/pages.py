@@ -13,7 +13,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from ktwidget.domain import money
-from ktwidget.domain.notification import format_time
 from ktwidget.domain.status import Status
 from ktwidget.domain.urls import frame_ancestors
 from ktwidget.http import i18n
@@ -182,7 +181,7 @@ async def receipt(request: Request, transaction_hash: str) -> Response:
         merchant=view.merchant,
         service=service,
         amount=money.format_amount(tx.amount),
-        created=format_time(tx.created_at, gw.settings.timezone),
+        created=tx.created_at.astimezone(gw.settings.timezone).strftime("%d.%m.%Y %H:%M"),
         error=last.error if last is not None else None,
         in_progress=in_progress,
         refresh=2 if in_progress else None,

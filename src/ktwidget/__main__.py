@@ -1,0 +1,5 @@
+"""``python -m ktwidget``: the operator CLI."""
+
+from ktwidget.cli.main import main
+
+main()
