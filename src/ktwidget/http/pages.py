@@ -145,7 +145,7 @@ async def bank_return(request: Request, transaction_hash: str) -> Response:
     except GatewayError as exc:
         return message_page(
             request, "bad_request_title", "not_found_text", status_code=400, css="bad",
-            reason=exc.detail,
+            reason=exc.detail, ancestors=frame_ancestors(view.merchant.domains),
         )  # fmt: skip
     lang = request.query_params.get("lang")
     suffix = f"?lang={lang}" if lang in i18n.LANGUAGES else ""
