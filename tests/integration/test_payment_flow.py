@@ -347,3 +347,47 @@ def test_a_hold_whose_result_was_lost_is_released_at_expiry(
     assert late.status_code == 200
     assert status_of(gateway, created["transaction_hash"]) == ("denied", "ERROR_PAYMENT")
     assert gateway.sandbox_bank().capture(created["transaction_hash"], clock.now()) is False
+
+
+def test_odd_input_at_the_bank_and_on_the_way_back_is_refused_not_a_crash(
+    api: httpx.Client, browser: httpx.Client, shop: Credentials, gateway: Gateway
+) -> None:
+    created = create(api, shop)
+    page = customer.open_card_page(browser, created["payment_url"])
+    odd = customer.submit_card(browser, page, Card("411111111111111²"))
+    assert odd.status_code == 422
+    assert "Неверный номер карты" in odd.text
+    back = browser.get(f"/pay/{created['transaction_hash']}/return?result=e30&sig=é")
+    assert back.status_code == 400
+    s2s = browser.post(
+        "/api/v1/acquirers/sandbox/results", content=b"{}", headers={"X-Signature": "zz"}
+    )
+    assert s2s.status_code == 400
+    assert s2s.headers["content-type"] == "application/problem+json"
+
+
+def test_a_job_that_keeps_crashing_is_retried_not_abandoned(
+    gateway: Gateway, clock: FakeClock
+) -> None:
+    from ktwidget.storage import jobs as jobs_repo
+    from ktwidget.worker.runner import CRASH_BACKOFF_CAP, Outcome
+
+    calls = 0
+
+    async def broken(gw: Gateway, job: object) -> Outcome:
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("the bank is down")
+
+    with gateway.db.write() as conn:
+        jobs_repo.enqueue(
+            conn, kind="capture", transaction_id=None, dedupe_key="capture:x",
+            due_at=clock.now(), now=clock.now(),
+        )  # fmt: skip
+    runner = JobRunner(gateway, {"capture": broken})
+    for _ in range(20):
+        anyio.run(runner.run_until_idle)
+        clock.advance(seconds=CRASH_BACKOFF_CAP)
+    assert calls == 20
+    with gateway.db.read() as conn:
+        assert jobs_repo.next_due(conn, ["capture"]) is not None  # still pending

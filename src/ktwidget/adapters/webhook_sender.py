@@ -14,6 +14,7 @@ import asyncio
 import ipaddress
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -24,6 +25,7 @@ import httpcore
 import httpx
 
 from ktwidget.domain.urls import is_public_address
+from ktwidget.domain.webhooks import endpoint_of
 
 MAX_REPLY_BYTES = 64 * 1024
 DEFAULT_TIMEOUT = 10.0
@@ -172,7 +174,12 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
 
 
 class HttpSender:
-    """The production `WebhookSender`: httpx, no redirects, one deadline per attempt."""
+    """The production `WebhookSender`: httpx, no redirects, one deadline per attempt.
+
+    One connection pool per endpoint (``scheme://host:port``): httpcore looks at every connection
+    of a pool for each request, so small pools keep that cost flat however many merchants there
+    are. Idle pools beyond ``max_endpoints`` are closed, least recently used first.
+    """
 
     def __init__(
         self,
@@ -180,29 +187,70 @@ class HttpSender:
         allow_private: bool,
         timeout: float = DEFAULT_TIMEOUT,
         resolver: Resolver | None = None,
-        max_connections: int = 512,
+        connections_per_endpoint: int = 16,
+        max_endpoints: int = 256,
     ) -> None:
         self.timeout = timeout
         self.allow_private = allow_private
-        limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
+        self._limits = httpx.Limits(
+            max_connections=connections_per_endpoint,
+            max_keepalive_connections=connections_per_endpoint,
             keepalive_expiry=30,
         )
-        backend = GuardedBackend(allow_private=allow_private, resolver=resolver)
-        self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(backend, limits),
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            trust_env=False,
-            headers={"user-agent": USER_AGENT},
-        )
+        self._backend = GuardedBackend(allow_private=allow_private, resolver=resolver)
+        self._max_endpoints = max_endpoints
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._busy: dict[str, int] = {}
+
+    def _client(self, endpoint: str) -> httpx.AsyncClient:
+        client = self._clients.get(endpoint)
+        if client is None:
+            client = httpx.AsyncClient(
+                transport=_GuardedTransport(self._backend, self._limits),
+                timeout=httpx.Timeout(self.timeout),
+                follow_redirects=False,
+                trust_env=False,
+                headers={"user-agent": USER_AGENT},
+            )
+            self._clients[endpoint] = client
+        else:
+            self._clients.move_to_end(endpoint)
+        return client
+
+    async def _evict(self) -> None:
+        idle = [e for e in self._clients if not self._busy.get(e)]
+        for endpoint in idle[: max(0, len(self._clients) - self._max_endpoints)]:
+            await self._clients.pop(endpoint).aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            await client.aclose()
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> Reply:
         started = time.perf_counter()
+        if urlsplit(url).scheme not in ("http", "https"):
+            return Reply(None, None, b"", 0, None, f"not an http(s) URL: {url}")
+        endpoint = endpoint_of(url)
+        client = self._client(endpoint)
+        self._busy[endpoint] = self._busy.get(endpoint, 0) + 1
+        try:
+            return await self._post(client, url, headers, body, started)
+        finally:
+            self._busy[endpoint] -= 1
+            if not self._busy[endpoint]:
+                del self._busy[endpoint]
+            if len(self._clients) > self._max_endpoints:
+                await self._evict()
+
+    async def _post(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        started: float,
+    ) -> Reply:
         address: str | None = None
 
         def done(
@@ -214,12 +262,9 @@ class HttpSender:
             latency = round((time.perf_counter() - started) * 1000)
             return Reply(status, content_type, data, latency, address, error)
 
-        scheme = urlsplit(url).scheme
-        if scheme not in ("http", "https"):
-            return done(error=f"not an http(s) URL: {url}")
         try:
             async with asyncio.timeout(self.timeout):
-                async with self._client.stream(
+                async with client.stream(
                     "POST", url, content=body, headers=dict(headers)
                 ) as response:
                     address = _server_address(response)
@@ -235,9 +280,7 @@ class HttpSender:
                     )
         except AddressRefused as exc:
             return done(error=str(exc))
-        except TimeoutError:
-            return done(error=f"no complete reply within {self.timeout:g} s")
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             return done(error=f"no complete reply within {self.timeout:g} s")
         except httpx.ConnectError as exc:
             return done(error=f"could not connect: {_reason(exc)}")

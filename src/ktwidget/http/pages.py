@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ktwidget.domain import money
 from ktwidget.domain.status import Status
-from ktwidget.domain.urls import frame_ancestors
+from ktwidget.domain.urls import allowed, frame_ancestors
 from ktwidget.http import i18n
 from ktwidget.services import payments
 from ktwidget.services.context import Gateway
@@ -95,10 +95,15 @@ def continue_url(gw: Gateway, view: TransactionView) -> str | None:
     """Where "Продолжить" leads: the transaction's URL, else the merchant's, else our default page."""
     tx, merchant = view.transaction, view.merchant
     base = f"{gw.settings.public_url}/pay/{tx.transaction_hash}"
+
+    def trusted(*urls: str | None) -> str | None:
+        # Checked again now: a domain the merchant dropped since is no redirect target.
+        return next((u for u in urls if u and allowed(u, merchant.domains)), None)
+
     if tx.status in SUCCEEDED:
-        return tx.callback_success_url or merchant.callback_success_url or f"{base}/success"
+        return trusted(tx.callback_success_url, merchant.callback_success_url) or f"{base}/success"
     if tx.status in (Status.ERROR, Status.DENIED):
-        return tx.callback_failed_url or merchant.callback_failed_url or f"{base}/failed"
+        return trusted(tx.callback_failed_url, merchant.callback_failed_url) or f"{base}/failed"
     return None
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ktwidget.sandbox import cards
 from ktwidget.storage.db import Database
@@ -69,6 +70,23 @@ class Bank:
     # --- the bank's API, as the gateway's adapter calls it -----------------------------------
 
     def open_order(
+        self,
+        ref: str,
+        amount: int,
+        return_url: str,
+        notify_url: str,
+        frame_ancestors: str,
+        now: datetime,
+    ) -> Order:
+        try:
+            return self._open_order(ref, amount, return_url, notify_url, frame_ancestors, now)
+        except IntegrityError:
+            # Two page loads raced to open it (PostgreSQL): the other one did.
+            order = self.get(ref)
+            assert order is not None
+            return order
+
+    def _open_order(
         self,
         ref: str,
         amount: int,

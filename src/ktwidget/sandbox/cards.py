@@ -36,7 +36,7 @@ def behaviour(number: str) -> Behaviour:
 
 
 def luhn_valid(number: str) -> bool:
-    if not number.isdigit():
+    if re.fullmatch(r"[0-9]+", number) is None:
         return False
     total = 0
     for index, char in enumerate(reversed(number)):
@@ -65,7 +65,7 @@ class CardForm:
         return re.sub(r"[\s-]", "", self.number)
 
 
-_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
+_EXPIRY = re.compile(r"^\s*([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})\s*$")
 
 
 def check(form: CardForm, today: date) -> dict[str, str]:
@@ -74,7 +74,7 @@ def check(form: CardForm, today: date) -> dict[str, str]:
     digits = form.digits
     if not digits:
         errors["number"] = "card_number_required"
-    elif not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+    elif re.fullmatch(r"[0-9]{12,19}", digits) is None or not luhn_valid(digits):
         errors["number"] = "card_number_invalid"
     match = _EXPIRY.match(form.expiry)
     if match is None:
@@ -86,7 +86,7 @@ def check(form: CardForm, today: date) -> dict[str, str]:
             errors["expiry"] = "expiry_invalid"
         elif (year, month) < (today.year, today.month):
             errors["expiry"] = "expiry_past"
-    if not re.fullmatch(r"\d{3}", form.cvc.strip()):
+    if not re.fullmatch(r"[0-9]{3}", form.cvc.strip()):
         errors["cvc"] = "cvc_invalid"
     if not form.holder.strip():
         errors["holder"] = "holder_required"

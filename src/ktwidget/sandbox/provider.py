@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ktwidget.adapters.clock import Clock
 from ktwidget.adapters.providers.base import CreditOutcome, CreditRequest, CreditResult
@@ -32,6 +33,12 @@ class SandboxProvider:
         self.delay = timedelta(seconds=delay_seconds)
 
     def credit(self, request: CreditRequest) -> CreditResult:
+        try:
+            return self._credit(request)
+        except IntegrityError:
+            return self._credit(request)  # a concurrent first call registered it: ask again
+
+    def _credit(self, request: CreditRequest) -> CreditResult:
         now = self.clock.now()
         contract = request.contract_value
         with self.db.write() as conn:

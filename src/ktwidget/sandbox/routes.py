@@ -107,9 +107,14 @@ def _challenge_page(bank: Bank, order: Order, error: bool) -> HTMLResponse:
     )
 
 
-def _closed() -> HTMLResponse:
+def _closed(order: Order | None = None) -> HTMLResponse:
+    ancestors = "'none'" if order is None else order.frame_ancestors
     html = templates.get_template("closed.html").render()
-    return HTMLResponse(html, status_code=410, headers={"Cache-Control": "no-store"})
+    headers = {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": f"default-src 'none'; style-src 'self'; frame-ancestors {ancestors}",
+    }
+    return HTMLResponse(html, status_code=410, headers=headers)
 
 
 @router.get("/orders/{ref}")
@@ -117,7 +122,7 @@ async def card_page(request: Request, ref: str) -> Response:
     bank = _bank(request)
     order = await run_in_threadpool(bank.get, ref)
     if order is None or order.state not in ("open", "challenge"):
-        return _closed()
+        return _closed(order)
     if order.state == "challenge":
         return _challenge_page(bank, order, error=False)
     return _card_page(order, {}, CardForm("", "", "", ""))
@@ -152,7 +157,7 @@ async def challenge_page(request: Request, ref: str) -> Response:
     bank = _bank(request)
     order = await run_in_threadpool(bank.get, ref)
     if order is None or order.state != "challenge":
-        return _closed()
+        return _closed(order)
     return _challenge_page(bank, order, error=False)
 
 

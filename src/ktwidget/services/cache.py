@@ -34,18 +34,21 @@ class TTLCache(Generic[K, V]):
         self._size = size
         self._items: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by forget(): a load that raced with it is not stored
 
     def get(self, key: K, load: Callable[[], V]) -> V:
         now = self._now()
         with self._lock:
             hit = self._items.get(key)
+            generation = self._generation
         if hit is not None and hit[0] > now:
             return hit[1]
         value = load()
         with self._lock:
-            if len(self._items) >= self._size:
-                self._items.clear()
-            self._items[key] = (now + self.ttl, value)
+            if generation == self._generation:
+                if len(self._items) >= self._size:
+                    self._items.clear()
+                self._items[key] = (now + self.ttl, value)
         return value
 
     def fresh(self, key: K) -> bool:
@@ -55,6 +58,7 @@ class TTLCache(Generic[K, V]):
 
     def forget(self, key: K | None = None) -> None:
         with self._lock:
+            self._generation += 1
             if key is None:
                 self._items.clear()
             else:

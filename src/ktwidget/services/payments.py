@@ -17,7 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, update
 from starlette.concurrency import run_in_threadpool
 
-from ktwidget.adapters.acquirers.base import CaptureOutcome, HoldOutcome, HoldResult, ResultRejected
+from ktwidget.adapters.acquirers.base import (
+    CaptureOutcome,
+    HoldOutcome,
+    HoldResult,
+    HoldState,
+    ResultRejected,
+)
 from ktwidget.adapters.providers.base import CreditOutcome, CreditRequest
 from ktwidget.domain.clearing import next_clearing
 from ktwidget.domain.model import Transaction
@@ -186,12 +192,19 @@ def _job_tx(gw: Gateway, job: Job) -> Transaction:
 
 
 def run_expire(gw: Gateway, job: Job) -> Outcome:
-    """Close an abandoned payment: the bank order first (no late payment), then `denied`."""
+    """Close an abandoned payment: `denied` first, then the bank's order (closed, hold released).
+
+    In that order, a result the bank sends meanwhile finds the payment `denied` and its hold is
+    released (`_apply_hold_result`); the other way round, a hold placed between the release and
+    the status change would be reported paid while the bank had let it go.
+    """
     tx = _job_tx(gw, job)
-    if tx.status is not Status.PENDING:
-        return Done()
-    gw.acquirer(tx.acquirer).void(tx.transaction_hash)
-    _change_now(gw, tx.id, Event.EXPIRED, "Payment session expired unpaid")
+    if tx.status is Status.PENDING:
+        _change_now(gw, tx.id, Event.EXPIRED, "Payment session expired unpaid")
+        tx = _job_tx(gw, job)
+    if tx.status is Status.DENIED and tx.acquirer_ref is None:
+        # Also when a crash came between the status change and this call: voiding is idempotent.
+        gw.acquirer(tx.acquirer).void(tx.transaction_hash)
     return Done()
 
 
@@ -239,6 +252,10 @@ def run_capture(gw: Gateway, job: Job) -> Outcome:
     if job.attempts < CAPTURE_MAX_ATTEMPTS:
         due = next_clearing(gw.clock.now(), gw.settings.clearing_interval)
         return RetryAt(due, "capture failed; retrying at the next clearing run")
+    if acquirer.hold_state(tx.transaction_hash) is HoldState.CAPTURED:
+        # The bank did capture, though its answer said otherwise: the payment is complete.
+        _change_now(gw, tx.id, Event.CAPTURED)
+        return Done()
     acquirer.void(tx.transaction_hash)
     _change_now(
         gw, tx.id, Event.CAPTURE_FAILED, "Capture failed at clearing; the hold was released"

@@ -82,6 +82,7 @@ class Database:
         # still queue on busy_timeout.
         self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
         self._batcher: _GroupCommit | None = None
+        self._local = threading.local()
         self._batcher_lock = threading.Lock()
 
     @classmethod
@@ -93,7 +94,11 @@ class Database:
         """A transaction that commits when the block ends normally and rolls back otherwise."""
         lock = self._write_lock or contextlib.nullcontext()
         with lock, self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
-            yield conn
+            self._local.depth = getattr(self._local, "depth", 0) + 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
 
     def write_batched(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a write transaction and return once it is committed.
@@ -105,6 +110,10 @@ class Database:
         if not self.is_sqlite:
             with self.write() as conn:
                 return work(conn)
+        if getattr(self._local, "depth", 0):
+            # Inside a write already (the batcher's own thread included): the batcher would wait
+            # for the lock this thread holds.
+            raise RuntimeError("write_batched called inside a write transaction")
         with self._batcher_lock:
             if self._batcher is None:
                 self._batcher = _GroupCommit(self)
@@ -136,9 +145,11 @@ class _GroupCommit:
         self.thread.start()
 
     def submit(self, work: Callable[[Connection], T]) -> T:
+        if not self.thread.is_alive():
+            raise RuntimeError("the group-commit thread has stopped")
         future: Future[T] = Future()
         self.queue.put((work, future))
-        return future.result()
+        return future.result(timeout=120)
 
     def stop(self) -> None:
         self.queue.put(None)
@@ -169,9 +180,9 @@ class _GroupCommit:
                     try:
                         with conn.begin_nested():
                             outcomes.append((future, work(conn), None))
-                    except Exception as exc:  # the caller gets it; the others go on
+                    except BaseException as exc:  # the caller gets it; the others go on
                         outcomes.append((future, None, exc))
-        except Exception as exc:  # the commit itself failed: nobody's work is stored
+        except BaseException as exc:  # the commit itself failed: nobody's work is stored
             for _, future in batch:
                 future.set_exception(exc)
             return

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from ktwidget.storage.schema import UTCDateTime, deliveries, delivery_attempts, webhook_secrets
 
@@ -33,6 +33,7 @@ class Claimed:
     body: bytes
     attempts: int  # failed attempts of this round before the one this claim starts
     lease_owner: str
+    recorded: int = 0  # attempts recorded over the delivery's whole life
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,12 @@ def claim(
         .where(deliveries.c.id.in_(ids))
         .order_by(deliveries.c.due_at, deliveries.c.id)
     )
+    counts = conn.execute(
+        select(delivery_attempts.c.delivery_id, func.count())
+        .where(delivery_attempts.c.delivery_id.in_(ids))
+        .group_by(delivery_attempts.c.delivery_id)
+    ).all()
+    recorded = {int(d): int(n) for d, n in counts}
     return [
         Claimed(
             id=r.id,
@@ -124,6 +131,7 @@ def claim(
             body=bytes(r.body),
             attempts=r.attempts,
             lease_owner=owner,
+            recorded=int(recorded.get(r.id, 0)),
         )
         for r in rows
     ]
@@ -154,76 +162,93 @@ def secrets_for(
     return out
 
 
-def record_attempt(
-    conn: Connection,
-    claimed: Claimed,
-    attempt: AttemptRecord,
-    *,
-    now: datetime,
-    retry_at: datetime | None,
-) -> bool:
-    """Write an attempt and its consequence: delivered, due again at ``retry_at``, or failed.
+@dataclass(frozen=True)
+class Finished:
+    """An attempt that ended, and what follows: delivered, due again at ``retry_at``, or failed."""
 
-    Only the lease holder may record; False means the lease was lost (nothing is written).
-    """
-    if attempt.accepted:
-        values: dict[str, Any] = {"state": DELIVERED, "due_at": None, "delivered_at": now}
-        attempts = claimed.attempts
-    elif retry_at is not None:
-        values = {"state": PENDING, "due_at": retry_at}
-        attempts = claimed.attempts + 1
+    claimed: Claimed
+    attempt: AttemptRecord
+    finished_at: datetime
+    retry_at: datetime | None
+
+
+_RECORD = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("d_id"),
+        deliveries.c.lease_owner == bindparam("d_owner"),
+        deliveries.c.state == PENDING,
+    )
+    .values(
+        state=bindparam("d_state"),
+        due_at=bindparam("d_due_at"),
+        delivered_at=func.coalesce(
+            bindparam("d_delivered_at", type_=UTCDateTime()), deliveries.c.delivered_at
+        ),
+        attempts=bindparam("d_attempts"),
+        lease_owner=None,
+        lease_until=None,
+        last_status_code=bindparam("d_status_code"),
+        last_error=bindparam("d_error"),
+        updated_at=bindparam("d_now"),
+    )
+)
+_INSERT_ATTEMPT = insert(delivery_attempts)
+
+
+def _record_params(f: Finished) -> dict[str, Any]:
+    a, c = f.attempt, f.claimed
+    if a.accepted:
+        state, due_at, attempts = DELIVERED, None, c.attempts
+    elif f.retry_at is not None:
+        state, due_at, attempts = PENDING, f.retry_at, c.attempts + 1
     else:
-        values = {"state": FAILED, "due_at": None}
-        attempts = claimed.attempts + 1
-    result = conn.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id == claimed.id,
-            deliveries.c.lease_owner == claimed.lease_owner,
-            deliveries.c.state == PENDING,
-        )
-        .values(
-            **values,
-            attempts=attempts,
-            lease_owner=None,
-            lease_until=None,
-            last_status_code=attempt.status_code,
-            last_error=None if attempt.accepted else (attempt.error or "")[:1000],
-            updated_at=now,
-        )
-    )
-    if result.rowcount != 1:
-        return False
-    number = conn.execute(
-        select(func.coalesce(func.max(delivery_attempts.c.number), 0)).where(
-            delivery_attempts.c.delivery_id == claimed.id
-        )
-    ).scalar_one()
-    conn.execute(
-        insert(delivery_attempts).values(
-            delivery_id=claimed.id,
-            number=int(number) + 1,
-            worker=claimed.lease_owner,
-            started_at=attempt.started_at,
-            latency_ms=attempt.latency_ms,
-            address=attempt.address,
-            status_code=attempt.status_code,
-            accepted=attempt.accepted,
-            reply_excerpt=attempt.reply_excerpt,
-            error=attempt.error,
-        )
-    )
-    return True
+        state, due_at, attempts = FAILED, None, c.attempts + 1
+    return {
+        "d_id": c.id,
+        "d_owner": c.lease_owner,
+        "d_state": state,
+        "d_due_at": due_at,
+        "d_delivered_at": f.finished_at if a.accepted else None,
+        "d_attempts": attempts,
+        "d_status_code": a.status_code,
+        "d_error": None if a.accepted else (a.error or "")[:1000],
+        "d_now": f.finished_at,
+    }
 
 
-def release(conn: Connection, claimed: Sequence[Claimed]) -> None:
-    """Give back leases without an attempt (a worker stopping before it could send)."""
-    for c in claimed:
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == c.id, deliveries.c.lease_owner == c.lease_owner)
-            .values(lease_owner=None, lease_until=None)
-        )
+def _attempt_params(f: Finished) -> dict[str, Any]:
+    a, c = f.attempt, f.claimed
+    return {
+        "delivery_id": c.id,
+        "number": c.recorded + 1,
+        "worker": c.lease_owner,
+        "started_at": a.started_at,
+        "latency_ms": a.latency_ms,
+        "address": a.address,
+        "status_code": a.status_code,
+        "accepted": a.accepted,
+        "reply_excerpt": a.reply_excerpt,
+        "error": a.error,
+    }
+
+
+def record_attempts(conn: Connection, finished: Sequence[Finished]) -> list[Finished]:
+    """Write attempts and their consequences; only a lease holder may. Returns those whose lease
+    was lost to another worker (nothing of theirs is written)."""
+    if not finished:
+        return []
+    held = select(deliveries.c.id, deliveries.c.lease_owner).where(
+        deliveries.c.id.in_([f.claimed.id for f in finished]), deliveries.c.state == PENDING
+    )
+    if conn.dialect.name == "postgresql":
+        held = held.with_for_update()
+    owners = dict(conn.execute(held).all())
+    kept = [f for f in finished if owners.get(f.claimed.id) == f.claimed.lease_owner]
+    if kept:
+        conn.execute(_RECORD, [_record_params(f) for f in kept])
+        conn.execute(_INSERT_ATTEMPT, [_attempt_params(f) for f in kept])
+    return [f for f in finished if f not in kept]
 
 
 def lease_owners(conn: Connection, prefix: str, now: datetime) -> list[str]:

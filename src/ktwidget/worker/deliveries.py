@@ -30,7 +30,6 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Self
 
@@ -38,19 +37,11 @@ from ktwidget.adapters.webhook_sender import DEFAULT_TIMEOUT, HttpSender, Reply,
 from ktwidget.domain import webhooks
 from ktwidget.services.context import Gateway
 from ktwidget.storage import deliveries as repo
-from ktwidget.storage.deliveries import AttemptRecord, Claimed
+from ktwidget.storage.deliveries import AttemptRecord, Claimed, Finished
 from ktwidget.worker import owners
 from ktwidget.worker.slots import EndpointSlots
 
 log = logging.getLogger("ktwidget.notifications")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    claimed: Claimed
-    attempt: AttemptRecord
-    finished_at: datetime
-    retry_at: datetime | None
 
 
 class _SecretCache:
@@ -109,7 +100,7 @@ class DeliveryDispatcher:
         self._own_sender = sender is None
         self._slots = EndpointSlots(concurrency, per_endpoint)
         self._secrets = _SecretCache(gateway)
-        self._outcomes: list[Outcome] = []
+        self._outcomes: list[Finished] = []
         self._slot_freed: asyncio.Event | None = None
 
     @property
@@ -123,7 +114,7 @@ class DeliveryDispatcher:
             self._sender = HttpSender(
                 allow_private=self.gateway.settings.notify_allow_private,
                 timeout=self.timeout,
-                max_connections=max(64, self.concurrency * 2),
+                connections_per_endpoint=self._slots.per_endpoint,
             )
         return self._sender
 
@@ -174,21 +165,16 @@ class DeliveryDispatcher:
                     )
         return released
 
-    def _record(self, outcomes: list[Outcome]) -> None:
-        lost: list[Outcome] = []
+    def _record(self, outcomes: list[Finished]) -> None:
         with self.gateway.db.write() as conn:
-            for o in outcomes:
-                if not repo.record_attempt(
-                    conn, o.claimed, o.attempt, now=o.finished_at, retry_at=o.retry_at
-                ):
-                    lost.append(o)
+            lost = repo.record_attempts(conn, outcomes)
         for o in lost:
             log.warning(
                 "notification_lease_lost",
                 extra={"delivery_id": o.claimed.id, "webhook_id": o.claimed.webhook_id},
             )
 
-    async def _attempt(self, claimed: Claimed, secrets: list[str]) -> Outcome:
+    async def _attempt(self, claimed: Claimed, secrets: list[str]) -> Finished:
         clock = self.gateway.clock
         started_at = clock.now()
         try:
@@ -218,7 +204,7 @@ class DeliveryDispatcher:
             delay = self.schedule.delay_after(claimed.attempts + 1)
             retry_at = None if delay is None else finished_at + delay
         self._log(claimed, attempt, retry_at)
-        return Outcome(claimed, attempt, finished_at, retry_at)
+        return Finished(claimed, attempt, finished_at, retry_at)
 
     def _log(self, claimed: Claimed, attempt: AttemptRecord, retry_at: datetime | None) -> None:
         fields = {
@@ -238,7 +224,7 @@ class DeliveryDispatcher:
         else:
             log.warning("notification_failed", extra={**fields, "error": attempt.error})
 
-    async def _send(self, claimed: Claimed, secrets: list[str], unproven: bool) -> Outcome:
+    async def _send(self, claimed: Claimed, secrets: list[str], unproven: bool) -> Finished:
         quick = False
         # An attempt still running after slow_after demotes its endpoint at once, not at timeout.
         demote = asyncio.get_running_loop().call_later(
@@ -255,7 +241,7 @@ class DeliveryDispatcher:
             if self._slot_freed is not None:
                 self._slot_freed.set()
 
-    def _start(self, batch: list[tuple[Claimed, list[str]]]) -> list[asyncio.Task[Outcome]]:
+    def _start(self, batch: list[tuple[Claimed, list[str]]]) -> list[asyncio.Task[Finished]]:
         return [
             asyncio.create_task(self._send(claimed, secrets, self._slots.start(claimed.endpoint)))
             for claimed, secrets in batch
@@ -266,7 +252,7 @@ class DeliveryDispatcher:
     async def run_once(self) -> int:
         """Send every delivery due now that fits, wait for the attempts, record them."""
         total = 0
-        tasks: list[asyncio.Task[Outcome]] = []
+        tasks: list[asyncio.Task[Finished]] = []
         while True:
             batch = await self._claim_now()
             if not batch:
@@ -296,7 +282,7 @@ class DeliveryDispatcher:
             "notification_dispatcher_started",
             extra={"owner": self.owner, "concurrency": self.concurrency},
         )
-        running: set[asyncio.Task[Outcome]] = set()
+        running: set[asyncio.Task[Finished]] = set()
         slot_freed = self._slot_freed = asyncio.Event()
         writer = asyncio.create_task(self._write_outcomes(stop))
         stopping = asyncio.create_task(stop.wait())
@@ -340,9 +326,9 @@ class DeliveryDispatcher:
             log.info("notification_dispatcher_stopped", extra={"owner": self.owner})
 
     def _collect(
-        self, running: set[asyncio.Task[Outcome]]
-    ) -> Callable[[asyncio.Task[Outcome]], None]:
-        def done(task: asyncio.Task[Outcome]) -> None:
+        self, running: set[asyncio.Task[Finished]]
+    ) -> Callable[[asyncio.Task[Finished]], None]:
+        def done(task: asyncio.Task[Finished]) -> None:
             running.discard(task)
             if task.cancelled():
                 return

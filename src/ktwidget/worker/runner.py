@@ -43,10 +43,11 @@ class Failed:
 Outcome = Done | RetryAt | Failed
 Handler = Callable[[Gateway, Job], Awaitable[Outcome]]
 
-# Unexpected exceptions are retried with exponential backoff, then the job is marked failed.
+# Unexpected exceptions (a bank that cannot be reached, a database hiccup) are retried with
+# exponential backoff, capped, for as long as it takes: giving up would strand a payment with
+# its hold neither captured nor released. Every crash is logged as an error for the operator.
 CRASH_BACKOFF_BASE = 5
 CRASH_BACKOFF_CAP = 600
-CRASH_MAX_ATTEMPTS = 12
 
 
 def worker_id() -> str:
@@ -103,13 +104,12 @@ class JobRunner:
         try:
             outcome = await self.handlers[job.kind](self.gateway, job)
         except Exception as exc:
-            log.exception("job_crashed", extra={"job_id": job.id, "kind": job.kind})
+            log.exception(
+                "job_crashed", extra={"job_id": job.id, "kind": job.kind, "attempts": job.attempts}
+            )
             error = f"{type(exc).__name__}: {exc}"
-            if job.attempts >= CRASH_MAX_ATTEMPTS:
-                outcome = Failed(error)
-            else:
-                delay = min(CRASH_BACKOFF_CAP, CRASH_BACKOFF_BASE * 2 ** (job.attempts - 1))
-                outcome = RetryAt(self.gateway.clock.now() + timedelta(seconds=delay), error)
+            delay = min(CRASH_BACKOFF_CAP, CRASH_BACKOFF_BASE * 2 ** min(job.attempts - 1, 16))
+            outcome = RetryAt(self.gateway.clock.now() + timedelta(seconds=delay), error)
         await run_in_threadpool(self._record, job, outcome)
 
     async def run_once(self) -> int:

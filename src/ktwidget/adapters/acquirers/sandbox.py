@@ -47,7 +47,7 @@ class SandboxAcquirer:
         return f"{self.public_url}/sandbox-bank/orders/{order.ref}"
 
     def verify_result(self, body: bytes, signature: str) -> HoldResult:
-        if not hmac.compare_digest(self.bank.sign(body), signature):
+        if not signature.isascii() or not hmac.compare_digest(self.bank.sign(body), signature):
             raise ResultRejected("the result's signature does not match")
         try:
             data = json.loads(body)
