@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ktwidget.services.context import Gateway
 from ktwidget.storage import jobs as repo
 from ktwidget.storage.jobs import Job
+from ktwidget.worker import owners
 
 log = logging.getLogger("ktwidget.worker")
 
@@ -48,10 +46,7 @@ Handler = Callable[[Gateway, Job], Awaitable[Outcome]]
 # its hold neither captured nor released. Every crash is logged as an error for the operator.
 CRASH_BACKOFF_BASE = 5
 CRASH_BACKOFF_CAP = 600
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+RELEASE_SWEEP_INTERVAL = 5.0  # seconds between looks for leases held by dead local workers
 
 
 class JobRunner:
@@ -70,7 +65,7 @@ class JobRunner:
         self.concurrency = concurrency
         self.lease = lease
         self.poll_interval = poll_interval
-        self.owner = owner or worker_id()
+        self.owner = owner or owners.owner_id()
 
     def _claim(self, limit: int) -> list[Job]:
         now = self.gateway.clock.now()
@@ -112,6 +107,21 @@ class JobRunner:
             outcome = RetryAt(self.gateway.clock.now() + timedelta(seconds=delay), error)
         await run_in_threadpool(self._record, job, outcome)
 
+    def release_dead_leases(self) -> int:
+        """Give back job leases held by dead worker processes of this machine; how many.
+
+        A killed worker's jobs are then taken at once instead of when their lease runs out.
+        """
+        released = 0
+        prefix = owners.local_prefix()
+        with self.gateway.db.write() as conn:
+            for owner in repo.lease_owners(conn, prefix, self.gateway.clock.now()):
+                if owner != self.owner and owners.is_dead_local(owner, prefix):
+                    count = repo.release_owner(conn, owner)
+                    released += count
+                    log.info("job_leases_released", extra={"dead_owner": owner, "count": count})
+        return released
+
     async def run_once(self) -> int:
         """Run every job due now, up to `concurrency` at a time; the number run."""
         claimed = await run_in_threadpool(self._claim, self.concurrency)
@@ -133,7 +143,15 @@ class JobRunner:
         running: set[asyncio.Task[None]] = set()
         log.info("job_runner_started", extra={"owner": self.owner, "kinds": sorted(self.handlers)})
         stopping = asyncio.ensure_future(stop.wait())
+        last_sweep = -RELEASE_SWEEP_INTERVAL
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            if loop.time() - last_sweep >= RELEASE_SWEEP_INTERVAL:
+                last_sweep = loop.time()
+                try:
+                    await run_in_threadpool(self.release_dead_leases)
+                except Exception:
+                    log.exception("job_lease_sweep_failed")
             free = self.concurrency - len(running)
             claimed: list[Job] = []
             if free > 0:
