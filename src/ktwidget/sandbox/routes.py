@@ -64,17 +64,17 @@ def _now(request: Request) -> datetime:
     return gw.clock.now()
 
 
-async def _finish(order: Order, bank: Bank) -> Response:
+async def _finish(request: Request, order: Order, bank: Bank) -> Response:
     """Tell the gateway, server to server, then send the customer back with the same result."""
     body, signature = bank.result_message(order)
+    client: httpx.AsyncClient = request.app.state.http
     try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            reply = await client.post(
-                order.notify_url,
-                content=body,
-                headers={"Content-Type": "application/json", "X-Signature": signature},
-            )
-            reply.raise_for_status()
+        reply = await client.post(
+            order.notify_url,
+            content=body,
+            headers={"Content-Type": "application/json", "X-Signature": signature},
+        )
+        reply.raise_for_status()
     except httpx.HTTPError as exc:
         # The redirect below carries the same signed result, so the gateway still learns it.
         log.warning("sandbox_result_not_delivered", extra={"ref": order.ref, "error": str(exc)})
@@ -149,7 +149,7 @@ async def submit_card(request: Request, ref: str) -> Response:
         )
     if step.kind == "challenge":
         return RedirectResponse(f"/sandbox-bank/orders/{ref}/3ds", status_code=303)
-    return await _finish(step.order, bank)
+    return await _finish(request, step.order, bank)
 
 
 @router.get("/orders/{ref}/3ds")
@@ -173,4 +173,4 @@ async def submit_code(request: Request, ref: str) -> Response:
         return _closed()
     if step.kind == "challenge":
         return _challenge_page(bank, step.order, error=True)
-    return await _finish(step.order, bank)
+    return await _finish(request, step.order, bank)
