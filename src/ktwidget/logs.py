@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 from datetime import UTC, datetime
 
@@ -13,6 +16,14 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
     "taskName",
     "color_message",
 }
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # Keep the record as it is (its extra fields); the listener's formatter renders it.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        return record
 
 
 class JSONFormatter(logging.Formatter):
@@ -29,11 +40,23 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure(level: str = "INFO") -> None:
+    """JSON lines on stderr, formatted and written by a background thread: a request only puts
+    its record on a queue, and never waits on the terminal or a slow log collector."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler)
+    _listener.start()
+    atexit.register(_listener.stop)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_Enqueue(records)]
     root.setLevel(level)
     for noisy in ("uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

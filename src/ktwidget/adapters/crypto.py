@@ -109,8 +109,19 @@ def seal(app_key: str, plaintext: bytes) -> bytes:
     return bytes(SealedBox(PublicKey(decode_public_key(app_key))).encrypt(plaintext))
 
 
+class Opener:
+    """Opens sealed boxes for one app key. Built once per key: deriving the public half from the
+    private key is an X25519 scalar multiplication, as costly as opening a box."""
+
+    def __init__(self, private_key: bytes) -> None:
+        self._box = SealedBox(PrivateKey(private_key))
+
+    def open(self, box: bytes) -> bytes:
+        try:
+            return bytes(self._box.decrypt(box))
+        except CryptoError as exc:
+            raise SealError("the payload does not open with this app's key") from exc
+
+
 def open_sealed(private_key: bytes, box: bytes) -> bytes:
-    try:
-        return bytes(SealedBox(PrivateKey(private_key)).decrypt(box))
-    except CryptoError as exc:
-        raise SealError("the payload does not open with this app's key") from exc
+    return Opener(private_key).open(box)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ktwidget.adapters.acquirers.base import Acquirer
 from ktwidget.adapters.acquirers.sandbox import SandboxAcquirer
 from ktwidget.adapters.clock import Clock, SystemClock
-from ktwidget.adapters.crypto import MasterKey, load_master_key
+from ktwidget.adapters.crypto import MasterKey, Opener, load_master_key
 from ktwidget.adapters.providers.base import Provider
 from ktwidget.config import Settings
 from ktwidget.domain.params import ServiceRule
@@ -28,7 +28,7 @@ class Gateway:
     db: Database
     master_key: MasterKey
     clock: Clock = field(default_factory=SystemClock)
-    _keys: OrderedDict[int, bytes] = field(default_factory=OrderedDict, repr=False)
+    _keys: OrderedDict[int, Opener] = field(default_factory=OrderedDict, repr=False)
     apps: TTLCache[str, AppAuth | None] = field(default_factory=TTLCache, repr=False)
     services: TTLCache[int, ServiceRule | None] = field(default_factory=TTLCache, repr=False)
     _keys_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -55,16 +55,16 @@ class Gateway:
     def sandbox_bank(self) -> Bank:
         return Bank(self.db, self.master_key.derive("ktwidget sandbox bank"))
 
-    def private_key(self, key_id: int, encrypted: bytes) -> bytes:
-        """Decrypt an app's private key, keeping a few hundred in memory for the hot path."""
+    def opener(self, key_id: int, encrypted: bytes) -> Opener:
+        """What opens an app key's sealed boxes; a few hundred are kept for the hot path."""
         with self._keys_lock:
             cached = self._keys.get(key_id)
             if cached is not None:
                 self._keys.move_to_end(key_id)
                 return cached
-        plain = self.master_key.decrypt(encrypted)
+        opener = Opener(self.master_key.decrypt(encrypted))
         with self._keys_lock:
-            self._keys[key_id] = plain
+            self._keys[key_id] = opener
             while len(self._keys) > 512:
                 self._keys.popitem(last=False)
-        return plain
+        return opener

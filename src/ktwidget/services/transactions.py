@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ktwidget.adapters.crypto import SealError, open_sealed
+from ktwidget.adapters.crypto import SealError
 from ktwidget.domain import codec, ids
 from ktwidget.domain.model import Merchant, StatusEntry, Transaction
 from ktwidget.domain.money import CURRENCY
@@ -109,7 +109,7 @@ def _open_payload(gw: Gateway, auth: AppAuth, payload: str) -> bytes:
         if key.expires_at is not None and key.expires_at <= now:
             continue  # rotated out and past its grace period
         try:
-            return open_sealed(gw.private_key(key.id, encrypted), box)
+            return gw.opener(key.id, encrypted).open(box)
         except SealError:
             continue
     raise PayloadNotOpened(
