@@ -112,7 +112,7 @@ async def create_transaction(request: Request) -> JSONResponse:
         prepared = use_cases.prepare_transaction(gw, envelope)
     else:
         prepared = await run_in_threadpool(use_cases.prepare_transaction, gw, envelope)
-    result = await run_in_threadpool(use_cases.store_transaction, gw, prepared)
+    result = await use_cases.store_transaction_async(gw, prepared)
     tx = result.transaction
     content: dict[str, Any] = {
         "transaction_hash": tx.transaction_hash,

@@ -195,86 +195,85 @@ def prepare_transaction(gw: Gateway, request: CreateRequest) -> Prepared:
 
 def store_transaction(gw: Gateway, prepared: Prepared) -> CreateResult:
     """One write: the transaction, its first status and its expiry job; or the existing one."""
-    return _store(
-        gw,
-        prepared.merchant,
-        prepared.params,
-        prepared.test_mode,
-        prepared.acquirer,
-        prepared.fingerprint,
-    )
+    store = _Store(gw, prepared)
+    return store.finish(gw.db.write_batched(store.write))
 
 
-def _store(
-    gw: Gateway,
-    merchant: Merchant,
-    params: TransactionParams,
-    test_mode: bool,
-    acquirer: str,
-    fingerprint: str,
-) -> CreateResult:
-    now = gw.clock.now()
-    transaction_hash = ids.new_transaction_hash()
-    expires_at = now + timedelta(seconds=gw.settings.payment_ttl)
-    values: dict[str, Any] = {
-        "transaction_hash": transaction_hash,
-        "merchant_id": merchant.id,
-        "order_id": params.order_id,
-        "amount": params.amount,
-        "currency": CURRENCY,
-        "type": params.type.value,
-        "service_id": None if params.service is None else params.service.service_id,
-        "contract_value": None if params.service is None else params.service.contract_value,
-        "description": params.description,
-        "callback_back_url": params.callback_back_url,
-        "callback_success_url": params.callback_success_url,
-        "callback_failed_url": params.callback_failed_url,
-        "callback_post_url": params.callback_post_url,
-        "test_mode": test_mode,
-        "fingerprint": fingerprint,
-        "acquirer": acquirer,
-        "expires_at": expires_at,
-    }
+async def store_transaction_async(gw: Gateway, prepared: Prepared) -> CreateResult:
+    """`store_transaction` for the event loop: it waits for the commit without holding a thread."""
+    store = _Store(gw, prepared)
+    return store.finish(await gw.db.write_batched_async(store.write))
 
-    def write(conn: Connection) -> int | Transaction:
-        tx_id = repo.insert_transaction(conn, values, now)
+
+class _Store:
+    """The write of a new transaction, and what to answer once it is committed."""
+
+    def __init__(self, gw: Gateway, prepared: Prepared) -> None:
+        self.gw = gw
+        self.prepared = prepared
+        params = prepared.params
+        self.now = now = gw.clock.now()
+        self.expires_at = now + timedelta(seconds=gw.settings.payment_ttl)
+        self.values: dict[str, Any] = {
+            "transaction_hash": ids.new_transaction_hash(),
+            "merchant_id": prepared.merchant.id,
+            "order_id": params.order_id,
+            "amount": params.amount,
+            "currency": CURRENCY,
+            "type": params.type.value,
+            "service_id": None if params.service is None else params.service.service_id,
+            "contract_value": None if params.service is None else params.service.contract_value,
+            "description": params.description,
+            "callback_back_url": params.callback_back_url,
+            "callback_success_url": params.callback_success_url,
+            "callback_failed_url": params.callback_failed_url,
+            "callback_post_url": params.callback_post_url,
+            "test_mode": prepared.test_mode,
+            "fingerprint": prepared.fingerprint,
+            "acquirer": prepared.acquirer,
+            "expires_at": self.expires_at,
+        }
+
+    def write(self, conn: Connection) -> int | Transaction:
+        tx_id = repo.insert_transaction(conn, self.values, self.now)
         if tx_id is None:
             # The order_id is taken (a repeat, or a race another request won): read what is there.
-            existing = repo.get_by_order(conn, merchant.id, params.order_id)
+            existing = repo.get_by_order(conn, self.prepared.merchant.id, self.values["order_id"])
             assert existing is not None
             return existing
+        transaction_hash = self.values["transaction_hash"]
         jobs_repo.enqueue(
             conn,
             kind=EXPIRE_JOB,
             transaction_id=tx_id,
             dedupe_key=f"{EXPIRE_JOB}:{transaction_hash}",
-            due_at=expires_at,
-            now=now,
+            due_at=self.expires_at,
+            now=self.now,
         )
         return tx_id
 
-    tx_id = gw.db.write_batched(write)
-    if isinstance(tx_id, Transaction):
-        return _repeat(gw, tx_id, fingerprint)
-    transaction = Transaction(
-        id=tx_id,
-        status=Status.PENDING,
-        type=params.type,
-        created_at=now,
-        updated_at=None,
-        acquirer_ref=None,
-        card_mask=None,
-        **{k: v for k, v in values.items() if k != "type"},
-    )
-    log.info(
-        "transaction_created",
-        extra={
-            "transaction_hash": transaction_hash,
-            "merchant_id": merchant.id,
-            "test_mode": test_mode,
-        },
-    )
-    return CreateResult(transaction, True, payment_url(gw, transaction_hash))
+    def finish(self, outcome: int | Transaction) -> CreateResult:
+        if isinstance(outcome, Transaction):
+            return _repeat(self.gw, outcome, self.prepared.fingerprint)
+        transaction = Transaction(
+            id=outcome,
+            status=Status.PENDING,
+            type=self.prepared.params.type,
+            created_at=self.now,
+            updated_at=None,
+            acquirer_ref=None,
+            card_mask=None,
+            **{k: v for k, v in self.values.items() if k != "type"},
+        )
+        log.info(
+            "transaction_created",
+            extra={
+                "transaction_hash": transaction.transaction_hash,
+                "merchant_id": transaction.merchant_id,
+                "test_mode": transaction.test_mode,
+            },
+        )
+        return CreateResult(transaction, True, payment_url(self.gw, transaction.transaction_hash))
 
 
 def _repeat(gw: Gateway, existing: Transaction, fingerprint: str) -> CreateResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import threading
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -114,10 +116,19 @@ class Database:
             # Inside a write already (the batcher's own thread included): the batcher would wait
             # for the lock this thread holds.
             raise RuntimeError("write_batched called inside a write transaction")
+        return self._group_commit().submit(work)
+
+    async def write_batched_async(self, work: Callable[[Connection], T]) -> T:
+        """`write_batched` for the event loop: no thread is held while the commit is waited on."""
+        if not self.is_sqlite:
+            return await anyio.to_thread.run_sync(self.write_batched, work)
+        return await asyncio.wrap_future(self._group_commit().enqueue(work))
+
+    def _group_commit(self) -> _GroupCommit:
         with self._batcher_lock:
             if self._batcher is None:
                 self._batcher = _GroupCommit(self)
-        return self._batcher.submit(work)
+            return self._batcher
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -144,12 +155,15 @@ class _GroupCommit:
         self.thread = threading.Thread(target=self._run, name="ktwidget-group-commit", daemon=True)
         self.thread.start()
 
-    def submit(self, work: Callable[[Connection], T]) -> T:
+    def enqueue(self, work: Callable[[Connection], T]) -> Future[T]:
         if not self.thread.is_alive():
             raise RuntimeError("the group-commit thread has stopped")
         future: Future[T] = Future()
         self.queue.put((work, future))
-        return future.result(timeout=120)
+        return future
+
+    def submit(self, work: Callable[[Connection], T]) -> T:
+        return self.enqueue(work).result(timeout=120)
 
     def stop(self) -> None:
         self.queue.put(None)
