@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -32,7 +33,10 @@ def _gateway(ctx: click.Context) -> Gateway:
     if "gateway" not in obj:
         settings = Settings.from_env()
         # Operator commands print their result; their logs only say what went wrong.
-        serving = ctx.find_root().invoked_subcommand in ("serve", "demo", "worker")
+        command = ctx.find_root().invoked_subcommand
+        serving = command in ("serve", "worker") or (
+            command == "demo" and "KTWIDGET_LOG_LEVEL" in os.environ
+        )  # the demo keeps its terminal for the addresses it prints, unless asked for logs
         logs.configure(settings.log_level if serving else "WARNING")
         gateway = Gateway.from_settings(settings)
         schema_state.ensure_current(gateway.db)

@@ -97,6 +97,9 @@ def shop_app(
         html = templates.get_template("notifications.html").render(notifications=inbox.items())
         return HTMLResponse(html)
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
     async def css(request: Request) -> Response:
         return FileResponse(HERE / "shop.css", media_type="text/css")
 
@@ -106,6 +109,7 @@ def shop_app(
             Route("/notifications", receive, methods=["POST"]),
             Route("/notifications", listing, methods=["GET"]),
             Route("/shop.css", css),
+            Route("/favicon.ico", favicon),
         ]
     )
     app.state.inbox = inbox
