@@ -4,7 +4,7 @@ Figures from one run, against the same receiver (a separate process: a minimal k
 server on asyncio, one port per merchant, answering ``{"status":"ok"}`` at once):
 
 - ``reference``: the same HTTP client the worker uses (`ktwidget.adapters.webhook_sender.HttpSender`,
-  httpx behind the SSRF-guarded transport) posting the same signed bodies with the same concurrency
+  HTTP/1.1 on asyncio behind the SSRF guard, kept-alive connections per endpoint) posting the same signed bodies with the same concurrency
   (merchants x 8 in flight), judging each answer: no database at all;
 - ``sqlite x1``: one ``ktwidget worker`` process delivering from the embedded SQLite database;
 - ``postgresql x1`` and ``postgresql x3``: one and three ``ktwidget worker`` processes on

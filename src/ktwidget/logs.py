@@ -43,18 +43,27 @@ class JSONFormatter(logging.Formatter):
 _listener: logging.handlers.QueueListener | None = None
 
 
+def _stop() -> None:
+    """Write what is still queued before the process ends."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
 def configure(level: str = "INFO") -> None:
     """JSON lines on stderr, formatted and written by a background thread: a request only puts
     its record on a queue, and never waits on the terminal or a slow log collector."""
     global _listener
     if _listener is not None:
         _listener.stop()
+    else:
+        atexit.register(_stop)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     _listener = logging.handlers.QueueListener(records, handler)
     _listener.start()
-    atexit.register(_listener.stop)
     root = logging.getLogger()
     root.handlers[:] = [_Enqueue(records)]
     root.setLevel(level)

@@ -95,25 +95,26 @@ def claim(
     for row in conn.execute(query).all():
         if len(ids) < limit and admit(row.endpoint):
             ids.append(row.id)
+    order = {d: i for i, d in enumerate(ids)}  # oldest first, as the candidates came
     if not ids:
         return []
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id.in_(ids))
-        .values(lease_owner=owner, lease_until=now + lease)
-    )
-    rows = conn.execute(
-        select(
-            deliveries.c.id,
-            deliveries.c.webhook_id,
-            deliveries.c.merchant_id,
-            deliveries.c.url,
-            deliveries.c.endpoint,
-            deliveries.c.body,
-            deliveries.c.attempts,
-        )
-        .where(deliveries.c.id.in_(ids))
-        .order_by(deliveries.c.due_at, deliveries.c.id)
+    # One statement leases and reads back what the attempts need (RETURNING: PostgreSQL, SQLite).
+    rows = sorted(
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .returning(
+                deliveries.c.id,
+                deliveries.c.webhook_id,
+                deliveries.c.merchant_id,
+                deliveries.c.url,
+                deliveries.c.endpoint,
+                deliveries.c.body,
+                deliveries.c.attempts,
+            )
+        ).all(),
+        key=lambda r: order[r.id],
     )
     counts = conn.execute(
         select(delivery_attempts.c.delivery_id, func.count())

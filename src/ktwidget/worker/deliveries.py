@@ -296,6 +296,9 @@ class DeliveryDispatcher:
                         await asyncio.to_thread(self.release_dead_leases)
                     except Exception:
                         log.exception("notification_sweep_failed")
+                # Cleared before the claim, not after: an attempt that ends while the claim runs
+                # (in a thread) must wake the wait below, or its slot idles for a poll interval.
+                slot_freed.clear()
                 batch: list[tuple[Claimed, list[str]]] = []
                 try:
                     batch = await self._claim_now()
@@ -307,7 +310,6 @@ class DeliveryDispatcher:
                 if batch:
                     await asyncio.sleep(0)
                     continue
-                slot_freed.clear()
                 freed = asyncio.create_task(slot_freed.wait())
                 await asyncio.wait(
                     {stopping, freed}, timeout=self.poll_interval, return_when="FIRST_COMPLETED"
