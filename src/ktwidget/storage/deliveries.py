@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
+from ktwidget.storage import leases
 from ktwidget.storage.schema import UTCDateTime, deliveries, delivery_attempts, webhook_secrets
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -253,27 +254,11 @@ def record_attempts(conn: Connection, finished: Sequence[Finished]) -> list[Fini
 
 
 def lease_owners(conn: Connection, prefix: str, now: datetime) -> list[str]:
-    """Owners, named with ``prefix``, of leases that have not run out yet."""
-    rows = conn.execute(
-        select(deliveries.c.lease_owner)
-        .where(
-            deliveries.c.state == PENDING,
-            deliveries.c.lease_owner.startswith(prefix, autoescape=True),
-            deliveries.c.lease_until > now,
-        )
-        .distinct()
-    )
-    return [str(r.lease_owner) for r in rows]
+    return leases.held_by(conn, deliveries, prefix, now)
 
 
 def release_owner(conn: Connection, owner: str) -> int:
-    """Give back every lease ``owner`` holds (it is known to be dead); how many."""
-    result = conn.execute(
-        update(deliveries)
-        .where(deliveries.c.lease_owner == owner, deliveries.c.state == PENDING)
-        .values(lease_owner=None, lease_until=None)
-    )
-    return int(result.rowcount)
+    return leases.give_back(conn, deliveries, owner)
 
 
 def next_due(conn: Connection) -> datetime | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from ktwidget.storage import leases
 from ktwidget.storage.schema import UTCDateTime, jobs
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -166,24 +167,8 @@ def for_transaction(conn: Connection, transaction_id: int) -> list[dict[str, Any
 
 
 def lease_owners(conn: Connection, prefix: str, now: datetime) -> list[str]:
-    """Owners, named with ``prefix``, of job leases that have not run out yet."""
-    rows = conn.execute(
-        select(jobs.c.lease_owner)
-        .where(
-            jobs.c.state == PENDING,
-            jobs.c.lease_owner.startswith(prefix, autoescape=True),
-            jobs.c.lease_until > now,
-        )
-        .distinct()
-    )
-    return [str(r.lease_owner) for r in rows]
+    return leases.held_by(conn, jobs, prefix, now)
 
 
 def release_owner(conn: Connection, owner: str) -> int:
-    """Give back every job lease ``owner`` holds (it is known to be dead); how many."""
-    result = conn.execute(
-        update(jobs)
-        .where(jobs.c.lease_owner == owner, jobs.c.state == PENDING)
-        .values(lease_owner=None, lease_until=None)
-    )
-    return int(result.rowcount)
+    return leases.give_back(conn, jobs, owner)

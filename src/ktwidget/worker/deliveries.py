@@ -152,18 +152,13 @@ class DeliveryDispatcher:
 
     def release_dead_leases(self) -> int:
         """Give back leases held by dead worker processes of this machine; how many."""
-        released = 0
-        prefix = owners.local_prefix()
-        with self.gateway.db.write() as conn:
-            for owner in repo.lease_owners(conn, prefix, self.gateway.clock.now()):
-                if owner != self.owner and owners.is_dead_local(owner, prefix):
-                    count = repo.release_owner(conn, owner)
-                    released += count
-                    log.info(
-                        "notification_leases_released",
-                        extra={"dead_owner": owner, "count": count},
-                    )
-        return released
+        return owners.release_dead_leases(
+            self.gateway,
+            self.owner,
+            repo.lease_owners,
+            repo.release_owner,
+            "notification_leases_released",
+        )
 
     def _record(self, outcomes: list[Finished]) -> None:
         with self.gateway.db.write() as conn:

@@ -8,10 +8,21 @@ never puts a delivery in flight twice. Any other holder is left to its lease.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    from ktwidget.services.context import Gateway
+
+log = logging.getLogger("ktwidget.worker")
 
 
 def _pid_namespace() -> str:
@@ -57,3 +68,22 @@ def is_dead_local(owner: str, prefix: str | None = None) -> bool:
     if not pid_text.isdigit():
         return False
     return int(pid_text) != os.getpid() and not _alive(int(pid_text))
+
+
+def release_dead_leases(
+    gateway: Gateway,
+    own: str,
+    held_by: Callable[[Connection, str, datetime], list[str]],
+    give_back: Callable[[Connection, str], int],
+    event: str,
+) -> int:
+    """Give back leases held by dead worker processes of this machine; how many."""
+    released = 0
+    prefix = local_prefix()
+    with gateway.db.write() as conn:
+        for owner in held_by(conn, prefix, gateway.clock.now()):
+            if owner != own and is_dead_local(owner, prefix):
+                count = give_back(conn, owner)
+                released += count
+                log.info(event, extra={"dead_owner": owner, "count": count})
+    return released

@@ -112,15 +112,9 @@ class JobRunner:
 
         A killed worker's jobs are then taken at once instead of when their lease runs out.
         """
-        released = 0
-        prefix = owners.local_prefix()
-        with self.gateway.db.write() as conn:
-            for owner in repo.lease_owners(conn, prefix, self.gateway.clock.now()):
-                if owner != self.owner and owners.is_dead_local(owner, prefix):
-                    count = repo.release_owner(conn, owner)
-                    released += count
-                    log.info("job_leases_released", extra={"dead_owner": owner, "count": count})
-        return released
+        return owners.release_dead_leases(
+            self.gateway, self.owner, repo.lease_owners, repo.release_owner, "job_leases_released"
+        )
 
     async def run_once(self) -> int:
         """Run every job due now, up to `concurrency` at a time; the number run."""
