@@ -1,43 +1,4 @@
-"""ktwidget: a self-hosted payment-widget gateway and its Python SDK."""
+"""ktwidget: a self-hosted payment-widget gateway and its Python SDK (`ktwidget.sdk`)."""
 
-from ktwidget.sdk import (
-    ApiClient,
-    ApiError,
-    AsyncApiClient,
-    CreatedTransaction,
-    FieldError,
-    Forbidden,
-    InvalidParameters,
-    KtwidgetError,
-    MalformedRequest,
-    NotFound,
-    OrderConflict,
-    RateLimited,
-    ServiceParams,
-    ServiceUnavailable,
-    TransactionInfo,
-    TransportError,
-    UnexpectedResponse,
-    UnknownApp,
-)
-
-__all__ = [
-    "ApiClient",
-    "ApiError",
-    "AsyncApiClient",
-    "CreatedTransaction",
-    "FieldError",
-    "Forbidden",
-    "InvalidParameters",
-    "KtwidgetError",
-    "MalformedRequest",
-    "NotFound",
-    "OrderConflict",
-    "RateLimited",
-    "ServiceParams",
-    "ServiceUnavailable",
-    "TransactionInfo",
-    "TransportError",
-    "UnexpectedResponse",
-    "UnknownApp",
-]
+from ktwidget.sdk import *  # noqa: F403 - the SDK's public names are the package's
+from ktwidget.sdk import __all__ as __all__
