@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from ktwidget.storage import leases
+from ktwidget.storage import driver, leases
 from ktwidget.storage.schema import UTCDateTime, jobs
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -43,10 +43,20 @@ def enqueue(
     now: datetime,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    """Write a job in the caller's database transaction; ``dedupe_key`` makes it happen once."""
-    # Straight to the driver: this runs inside every payment's write (see storage.transactions).
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    columns = (
+    """Write a job in the caller's database transaction; ``dedupe_key`` makes it happen once.
+
+    On the driver (`storage.driver`): this runs inside every payment's write.
+    """
+    driver.execute(
+        conn,
+        _INSERT,
+        (kind, transaction_id, dedupe_key, json.dumps(payload or {}), PENDING, due_at, 0, now),
+    )
+
+
+_INSERT = driver.insert_sql(
+    jobs,
+    (
         "kind",
         "transaction_id",
         "dedupe_key",
@@ -55,25 +65,8 @@ def enqueue(
         "due_at",
         "attempts",
         "created_at",
-    )
-    sql = f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"  # noqa: S608
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(
-            sql,
-            (
-                kind,
-                transaction_id,
-                dedupe_key,
-                json.dumps(payload or {}),
-                PENDING,
-                due_at.astimezone(UTC).replace(tzinfo=None),
-                0,
-                now.astimezone(UTC).replace(tzinfo=None),
-            ),
-        )
-    finally:
-        cursor.close()
+    ),
+)
 
 
 def claim(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from ktwidget.domain.model import StatusEntry, Transaction
 from ktwidget.domain.params import TransactionType
 from ktwidget.domain.status import Change, ErrorType, Status, StatusError
+from ktwidget.storage import driver
 from ktwidget.storage.schema import transaction_statuses, transactions
 
 
@@ -23,60 +24,32 @@ def _transaction(row: Row[Any]) -> Transaction:
     )
 
 
-# The create path runs on every payment, so it speaks SQL to the driver directly: the same
-# statements through SQLAlchemy's execution layer cost more CPU than the commit's fsync, inside
-# SQLite's single-writer lock. Table and column names come from the schema, values are parameters.
-_PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}
-
-
-def _insert_sql(table: Table, columns: tuple[str, ...], dialect: str, tail: str = "") -> str:
-    marks = ", ".join(_PLACEHOLDER[dialect] for _ in columns)
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}){tail}"  # noqa: S608
-
-
 _TX_COLUMNS = (
     "transaction_hash", "merchant_id", "order_id", "amount", "currency", "type", "service_id",
     "contract_value", "description", "callback_back_url", "callback_success_url",
     "callback_failed_url", "callback_post_url", "test_mode", "fingerprint", "acquirer",
     "expires_at", "status", "created_at",
 )  # fmt: skip
-_STATUS_COLUMNS = ("transaction_id", "status", "created_at")
-_TX_TAIL = " ON CONFLICT (merchant_id, order_id) DO NOTHING RETURNING id"
-_SQL = {
-    dialect: (
-        _insert_sql(transactions, _TX_COLUMNS, dialect, _TX_TAIL),
-        _insert_sql(transaction_statuses, _STATUS_COLUMNS, dialect),
-    )
-    for dialect in _PLACEHOLDER
-}
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    """What `UTCDateTime` stores: the same instant, naive, in UTC."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
+_INSERT_PENDING = driver.insert_sql(
+    transactions, _TX_COLUMNS, " ON CONFLICT (merchant_id, order_id) DO NOTHING RETURNING id"
+)
+_INSERT_FIRST_STATUS = driver.insert_sql(
+    transaction_statuses, ("transaction_id", "status", "created_at")
+)
 
 
 def insert_transaction(conn: Connection, values: dict[str, Any], now: datetime) -> int | None:
-    """Insert a `pending` transaction and its first status record.
+    """Insert a `pending` transaction and its first status record (on the driver: this runs
+    on every payment, see `storage.driver`).
 
     None when the merchant already has a transaction with this ``order_id``: the caller reads it.
     """
-    row_values = {**values, "status": Status.PENDING.value, "created_at": now}
-    params = tuple(
-        _naive_utc(v) if isinstance(v, datetime) else v
-        for v in (row_values[c] for c in _TX_COLUMNS)
-    )
-    insert_tx, insert_status = _SQL[conn.dialect.name]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(insert_tx, params)
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        tx_id = int(row[0])
-        cursor.execute(insert_status, (tx_id, Status.PENDING.value, _naive_utc(now)))
-    finally:
-        cursor.close()
+    row = {**values, "status": Status.PENDING.value, "created_at": now}
+    inserted = driver.execute(conn, _INSERT_PENDING, [row[c] for c in _TX_COLUMNS])
+    if inserted is None:
+        return None
+    tx_id = int(inserted[0])
+    driver.execute(conn, _INSERT_FIRST_STATUS, (tx_id, Status.PENDING.value, now))
     return tx_id
 
 
