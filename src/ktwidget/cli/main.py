@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -22,7 +22,9 @@ from ktwidget.services import catalog, merchants
 from ktwidget.services import transactions as tx_use_cases
 from ktwidget.services.context import Gateway
 from ktwidget.services.errors import GatewayError, OperatorError
+from ktwidget.services.notifications import deliveries_for_transaction
 from ktwidget.storage import schema_state
+from ktwidget.storage.db import Database
 from ktwidget.storage.transactions import TransactionFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -342,8 +344,6 @@ def transaction_list(
     as_json: bool,
 ) -> None:
     """List transactions, newest first."""
-    from datetime import UTC
-
     gw = _gateway(ctx)
     found = tx_use_cases.list_transactions(
         gw,
@@ -387,8 +387,6 @@ def transaction_show(ctx: click.Context, transaction_hash: str, as_json: bool) -
     except GatewayError as exc:
         raise OperatorError(f"no transaction {transaction_hash}") from exc
     data = views.transaction_detail(view.transaction, view.history, gw.settings.timezone)
-    from ktwidget.services.notifications import deliveries_for_transaction
-
     data["deliveries"] = deliveries_for_transaction(gw, view.transaction.id)
     emit(data, as_json)
 
@@ -407,8 +405,6 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the current version."""
     settings = Settings.from_env()
     logs.configure("WARNING")
-    from ktwidget.storage.db import Database
-
     database = Database.from_url(settings.resolved_database_url)
     try:
         schema_state.upgrade(database)

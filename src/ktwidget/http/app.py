@@ -11,6 +11,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ktwidget.http import pages, problems, widget_api
@@ -70,9 +72,6 @@ def create_app(gateway: Gateway, *, with_worker: bool = False) -> FastAPI:
         responses={503: {"description": "The database cannot be reached"}},
     )
     async def healthz(request: Request) -> JSONResponse:
-        from sqlalchemy import text
-        from starlette.concurrency import run_in_threadpool
-
         def ping() -> None:
             with gateway.db.read() as conn:
                 conn.execute(text("SELECT 1"))

@@ -10,7 +10,13 @@ from typing import Any
 from ktwidget.adapters.crypto import generate_app_keypair
 from ktwidget.domain import ids
 from ktwidget.domain.model import Merchant
-from ktwidget.domain.urls import TrustedDomain, URLRuleError, check_notification_url, normalize_url
+from ktwidget.domain.urls import (
+    TrustedDomain,
+    URLRuleError,
+    allowed,
+    check_notification_url,
+    normalize_url,
+)
 from ktwidget.services.context import Gateway, log
 from ktwidget.services.errors import OperatorError
 from ktwidget.storage import merchants as repo
@@ -40,8 +46,6 @@ def _domains(texts: Sequence[str]) -> tuple[TrustedDomain, ...]:
 def _callbacks(
     gw: Gateway, values: dict[str, str | None], domains: Sequence[TrustedDomain]
 ) -> dict[str, str | None]:
-    from ktwidget.domain.urls import allowed
-
     out: dict[str, str | None] = {}
     for name, value in values.items():
         if value is None or value == "":

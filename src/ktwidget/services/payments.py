@@ -33,6 +33,7 @@ from ktwidget.domain.urls import allowed, frame_ancestors
 from ktwidget.services.context import Gateway
 from ktwidget.services.errors import MalformedRequest, NotFound
 from ktwidget.services.notifications import enqueue_notification
+from ktwidget.services.transactions import get_transaction
 from ktwidget.storage import catalog as catalog_repo
 from ktwidget.storage import jobs as jobs_repo
 from ktwidget.storage import transactions as repo
@@ -130,8 +131,6 @@ def start_payment(
     gw: Gateway, transaction_hash: str, origin: str | None, lang: str | None = None
 ) -> str | None:
     """The bank's card page for a pending payment; None when it is no longer open."""
-    from ktwidget.services.transactions import get_transaction
-
     view = get_transaction(gw, transaction_hash)
     tx, merchant = view.transaction, view.merchant
     now = gw.clock.now()
