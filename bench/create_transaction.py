@@ -39,9 +39,18 @@ from typing import Any, Protocol
 
 import httpx
 from cryptography.fernet import Fernet
+from harness import (
+    HOST,
+    Server,
+    create_merchant,
+    free_port,
+    ktwidget_cli,
+    progress,
+    running,
+    wait_ready,
+)
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
-HOST = "127.0.0.1"
 CREATE_PATH = "/api/v1/widget/transactions"
 BENCH_DIR = Path(__file__).resolve().parent
 REFERENCE_APP = BENCH_DIR / "reference_app.py"
@@ -310,56 +319,6 @@ async def run_round(
 # --- the servers --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-@contextmanager
-def running(
-    name: str, argv: Sequence[str], env: dict[str, str], port: int, workdir: Path
-) -> Iterator[Server]:
-    """Start a server, stop it (SIGINT, then SIGKILL after 10 s) when the block ends."""
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            list(argv),
-            env=env,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(name, port, process, log_path)
-    try:
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
 @contextmanager
 def py_spy(server: Server, output: str | None, options: str, workdir: Path) -> Iterator[None]:
     """Record ``server`` with py-spy (raw collapsed stacks) while the block runs, if asked."""
@@ -389,23 +348,6 @@ def py_spy(server: Server, output: str | None, options: str, workdir: Path) -> I
         progress(f"py-spy profile of the {server.name}: {output}")
 
 
-def wait_ready(server: Server, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    url = f"http://{HOST}:{server.port}/healthz"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}"
-            )
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{server.name} not ready after {timeout:.0f} s:\n{server.log_tail()}")
-
-
 def gateway_env(workdir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KTWIDGET_")}
     env.update(
@@ -416,39 +358,6 @@ def gateway_env(workdir: Path) -> dict[str, str]:
         KTWIDGET_RATE_LIMIT_PER_CLIENT="0",
     )
     return env
-
-
-def ktwidget_cli() -> list[str]:
-    """The installed ``ktwidget`` script beside this interpreter, else ``python -m``."""
-    script = Path(sys.executable).with_name("ktwidget")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "ktwidget.cli.main"]
-
-
-def create_merchant(env: dict[str, str], workdir: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            *ktwidget_cli(),
-            "merchant",
-            "create",
-            "--name",
-            "Bench",
-            "--domain",
-            "localhost",
-            "--json",
-        ],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"merchant create failed ({done.returncode}):\n{done.stderr}")
-    creds: dict[str, Any] = json.loads(done.stdout)
-    return creds
 
 
 def count_rows(path: Path, table: str) -> int | None:
@@ -464,10 +373,6 @@ def count_rows(path: Path, table: str) -> int | None:
 
 
 # --- the run ------------------------------------------------------------------------------------
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 async def load(
@@ -666,8 +571,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         reference_app_id,
     ]
     with (
-        running(GATEWAY, gateway_argv, env, ports[GATEWAY], workdir) as gateway,
-        running(REFERENCE, reference_argv, reference_env, ports[REFERENCE], workdir) as reference,
+        running(GATEWAY, gateway_argv, env, workdir, port=ports[GATEWAY]) as gateway,
+        running(
+            REFERENCE, reference_argv, reference_env, workdir, port=ports[REFERENCE]
+        ) as reference,
     ):
         wait_ready(gateway, args.startup_timeout)
         wait_ready(reference, args.startup_timeout)

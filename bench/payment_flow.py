@@ -30,7 +30,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,17 @@ from typing import Any, TypeVar
 
 import httpx
 from cryptography.fernet import Fernet
+from harness import (
+    HOST,
+    Server,
+    create_merchant,
+    free_port,
+    ktwidget_cli,
+    progress,
+    run_cli,
+    running,
+    wait_ready,
+)
 from nacl.public import PublicKey, SealedBox
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -57,7 +67,6 @@ from ktwidget.sandbox.customer import APPROVED, Card
 from ktwidget.storage.db import normalize_url
 from ktwidget.storage.schema import transaction_statuses, transactions
 
-HOST = "127.0.0.1"
 CREATE_PATH = "/api/v1/widget/transactions"
 DEFAULT_ORIGIN = "http://localhost:3000"  # a merchant page on the trusted domain `localhost`
 DEFAULT_PG_URL = "postgresql://127.0.0.1:5432/test"
@@ -317,73 +326,6 @@ def fresh_database(kind: str, workdir: Path, pg_url: str) -> Iterator[str]:
 # --- the servers --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text_ = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text_.splitlines()[-lines:])
-
-    def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            raise RuntimeError(
-                f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
-            )
-
-
-@contextmanager
-def running(name: str, argv: Sequence[str], env: dict[str, str], workdir: Path) -> Iterator[Server]:
-    """Start a process, stop it (SIGINT, then SIGKILL after 10 s) when the block ends."""
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            list(argv),
-            env=env,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(name, process, log_path)
-    try:
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-def wait_ready(server: Server, port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    url = f"http://{HOST}:{port}/healthz"
-    while time.monotonic() < deadline:
-        server.check_alive()
-        try:
-            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{server.name} not ready after {timeout:.0f} s:\n{server.log_tail()}")
-
-
 @contextmanager
 def py_spy(servers: Sequence[Server], output: str | None, options: str) -> Iterator[list[str]]:
     """Record each of ``servers`` with py-spy (raw collapsed stacks) while the block runs."""
@@ -453,37 +395,6 @@ def gateway_env(workdir: Path, database_url: str, port: int) -> dict[str, str]:
         no_proxy="127.0.0.1,localhost",
     )
     return env
-
-
-def ktwidget_cli() -> list[str]:
-    """The installed ``ktwidget`` script beside this interpreter, else ``python -m``."""
-    script = Path(sys.executable).with_name("ktwidget")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "ktwidget.cli.main"]
-
-
-def run_cli(env: dict[str, str], workdir: Path, *args: str) -> str:
-    done = subprocess.run(
-        [*ktwidget_cli(), *args],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"ktwidget {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-    return done.stdout
-
-
-def create_merchant(env: dict[str, str], workdir: Path) -> dict[str, Any]:
-    out = run_cli(
-        env, workdir, "merchant", "create", "--name", "Bench", "--domain", "localhost", "--json"
-    )
-    creds: dict[str, Any] = json.loads(out)
-    return creds
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -589,10 +500,6 @@ def figures(
 
 
 # --- the run ------------------------------------------------------------------------------------
-
-
-def progress(text_: str) -> None:
-    print(text_, file=sys.stderr, flush=True)
 
 
 # --- where the CPU went -------------------------------------------------------------------------
@@ -758,7 +665,7 @@ def run_rounds(
         if mode == "separate":
             worker = [*ktwidget_cli(), "worker"]
             processes.append(stack.enter_context(running("worker", worker, env, workdir)))
-        wait_ready(processes[0], port, args.startup_timeout)
+        wait_ready(processes[0], args.startup_timeout, port=port)
         for server in processes:
             server.check_alive()
         progress(f"  gateway on :{port}; {args.warmup} warm-up payments")
