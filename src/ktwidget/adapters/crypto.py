@@ -121,7 +121,3 @@ class Opener:
             return bytes(self._box.decrypt(box))
         except CryptoError as exc:
             raise SealError("the payload does not open with this app's key") from exc
-
-
-def open_sealed(private_key: bytes, box: bytes) -> bytes:
-    return Opener(private_key).open(box)

@@ -154,10 +154,6 @@ class Prepared:
     fingerprint: str
 
 
-def create_transaction(gw: Gateway, request: CreateRequest) -> CreateResult:
-    return store_transaction(gw, prepare_transaction(gw, request))
-
-
 def reads_cached(gw: Gateway, request: CreateRequest) -> bool:
     """Whether `prepare_transaction` can run without touching the database."""
     return gw.apps.fresh(request.app_id)
@@ -193,14 +189,10 @@ def prepare_transaction(gw: Gateway, request: CreateRequest) -> Prepared:
     return Prepared(merchant, params, request.test_mode, acquirer, fingerprint)
 
 
-def store_transaction(gw: Gateway, prepared: Prepared) -> CreateResult:
-    """One write: the transaction, its first status and its expiry job; or the existing one."""
-    store = _Store(gw, prepared)
-    return store.finish(gw.db.write_batched(store.write))
-
-
 async def store_transaction_async(gw: Gateway, prepared: Prepared) -> CreateResult:
-    """`store_transaction` for the event loop: it waits for the commit without holding a thread."""
+    """One write: the transaction, its first status and its expiry job; or the existing one.
+
+    Awaits the commit (SQLite's group commit) without holding a thread."""
     store = _Store(gw, prepared)
     return store.finish(await gw.db.write_batched_async(store.write))
 

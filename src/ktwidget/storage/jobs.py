@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select, update
 from ktwidget.storage import driver, leases
 from ktwidget.storage.schema import UTCDateTime, jobs
 
-PENDING, DONE, FAILED = "pending", "done", "failed"
+PENDING, DONE = "pending", "done"
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,6 @@ def complete(conn: Connection, job: Job, now: datetime) -> bool:
 
 def retry(conn: Connection, job: Job, now: datetime, due_at: datetime, error: str) -> bool:
     return _finish(conn, job, now, due_at=due_at, last_error=error[:1000])
-
-
-def fail(conn: Connection, job: Job, now: datetime, error: str) -> bool:
-    return _finish(conn, job, now, state=FAILED, last_error=error[:1000])
 
 
 def next_due(conn: Connection, kinds: Sequence[str]) -> datetime | None:

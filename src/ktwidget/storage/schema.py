@@ -166,7 +166,7 @@ jobs = Table(
     Column("transaction_id", Integer, ForeignKey("transactions.id")),
     Column("dedupe_key", String(100), nullable=False, unique=True),
     Column("payload", Text, nullable=False, default="{}"),
-    Column("state", String(10), nullable=False),  # pending | done | failed
+    Column("state", String(10), nullable=False),  # pending | done
     Column("due_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("lease_owner", String(64)),

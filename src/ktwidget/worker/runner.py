@@ -33,12 +33,7 @@ class RetryAt:
     error: str
 
 
-@dataclass(frozen=True)
-class Failed:
-    error: str
-
-
-Outcome = Done | RetryAt | Failed
+Outcome = Done | RetryAt
 Handler = Callable[[Gateway, Job], Awaitable[Outcome]]
 
 # Unexpected exceptions (a bank that cannot be reached, a database hiccup) are retried with
@@ -84,16 +79,10 @@ class JobRunner:
         with self.gateway.db.write() as conn:
             if isinstance(outcome, Done):
                 kept = repo.complete(conn, job, now)
-            elif isinstance(outcome, RetryAt):
-                kept = repo.retry(conn, job, now, outcome.at, outcome.error)
             else:
-                kept = repo.fail(conn, job, now, outcome.error)
+                kept = repo.retry(conn, job, now, outcome.at, outcome.error)
         if not kept:
             log.warning("job_lease_lost", extra={"job_id": job.id, "kind": job.kind})
-        elif isinstance(outcome, Failed):
-            log.error(
-                "job_failed", extra={"job_id": job.id, "kind": job.kind, "error": outcome.error}
-            )
 
     async def _run(self, job: Job) -> None:
         try:
