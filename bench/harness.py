@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,3 +126,57 @@ def create_merchant(env: dict[str, str], workdir: Path) -> dict[str, Any]:
     )
     creds: dict[str, Any] = json.loads(out)
     return creds
+
+
+@contextmanager
+def py_spy(servers: Sequence[Server], output: str | None, options: str) -> Iterator[list[str]]:
+    """Record each of ``servers`` with py-spy (raw collapsed stacks) while the block runs."""
+    if output is None:
+        yield []
+        return
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        raise RuntimeError("--py-spy needs py-spy: .venv/bin/pip install py-spy")
+    spies: list[tuple[subprocess.Popen[bytes], Server]] = []
+    files: list[str] = []
+    try:
+        for server in servers:
+            out = str(output).replace("{process}", server.name)
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            argv = [exe, "record", "--pid", str(server.process.pid), "--format", "raw", "-o", out]
+            with (server.log_path.parent / f"py-spy-{server.name}.log").open("wb") as log:
+                spy = subprocess.Popen(
+                    [*argv, *shlex.split(options)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                )
+            spies.append((spy, server))
+            files.append(out)
+        time.sleep(1.0)  # let them attach
+        for spy, server in spies:
+            if spy.poll() is not None:
+                log_text = (server.log_path.parent / f"py-spy-{server.name}.log").read_text(
+                    errors="replace"
+                )
+                raise RuntimeError(f"py-spy exited: {log_text}")
+        yield files
+    finally:
+        for spy, _ in spies:
+            if spy.poll() is None:
+                spy.send_signal(signal.SIGINT)
+        for spy, _ in spies:
+            try:
+                spy.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait(timeout=10)
+        for out in files:
+            found = "" if Path(out).exists() else " (NOT written: see py-spy-*.log with --keep)"
+            progress(f"  py-spy profile: {out}{found}")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import cast
 
 from cryptography.fernet import Fernet
+from harness import Server, cpu_seconds, py_spy
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -158,6 +159,7 @@ class Figure:
     seconds: float
     per_second: float
     accepted: int
+    cpu_ms_per_delivery: float | None = None  # CPU time of the sender or workers, per delivery
 
 
 async def reference(urls: list[str], bodies: list[bytes], secret: str) -> Figure:
@@ -180,12 +182,21 @@ async def reference(urls: list[str], bodies: list[bytes], secret: str) -> Figure
     try:
         await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies[: len(urls) * 4])))  # warm
         accepted = 0
+        cpu_before = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
     finally:
         await sender.aclose()
-    return Figure("reference (no database)", len(bodies), seconds, len(bodies) / seconds, accepted)
+    return Figure(
+        "reference (no database)",
+        len(bodies),
+        seconds,
+        len(bodies) / seconds,
+        accepted,
+        cpu * 1000 / len(bodies),
+    )
 
 
 @contextmanager
@@ -203,7 +214,7 @@ def postgres_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subprocess.Popen[bytes]]:
+def start_workers(count: int, env: dict[str, str], logs: Path) -> list[Server]:
     procs = []
     for i in range(count):
         log = logs / f"worker-{i}.log"
@@ -216,7 +227,7 @@ def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subproces
             if time.monotonic() > deadline or procs[i].poll() is not None:
                 raise SystemExit(f"worker {i} did not start:\n{log.read_text()}")
             time.sleep(0.05)
-    return procs
+    return [Server(f"worker-{i}", p, logs / f"worker-{i}.log") for i, p in enumerate(procs)]
 
 
 def drive_to_final(gw: Gateway, shops: list[int], count: int) -> None:
@@ -261,7 +272,13 @@ def delivered(db: Database) -> int:
 
 
 def database_run(
-    label: str, url: str, workers: int, urls: list[str], count: int, work: Path
+    label: str,
+    url: str,
+    workers: int,
+    urls: list[str],
+    count: int,
+    work: Path,
+    spy: tuple[str | None, str] = (None, ""),
 ) -> Figure:
     key = Fernet.generate_key().decode()
     settings = replace(
@@ -285,22 +302,28 @@ def database_run(
         "KTWIDGET_LOG_LEVEL": "INFO",
     }
     procs = start_workers(workers, env, work)
+    output, options = spy
+    if output is not None:
+        output = output.replace("{process}", label.replace(" ", "-") + "-{process}")
     try:
         drive_to_final(gw, shops, count)
-        started = time.perf_counter()
-        deadline = time.monotonic() + 300
-        done = 0
-        while done < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-            done = delivered(db)
-        seconds = time.perf_counter() - started
+        with py_spy(procs, output, options):
+            cpu_before = [cpu_seconds(p.process.pid) or 0.0 for p in procs]
+            started = time.perf_counter()
+            deadline = time.monotonic() + 300
+            done = 0
+            while done < count and time.monotonic() < deadline:
+                time.sleep(0.02)
+                done = delivered(db)
+            seconds = time.perf_counter() - started
+            cpu = sum(cpu_seconds(p.process.pid) or 0.0 for p in procs) - sum(cpu_before)
     finally:
         for p in procs:
-            p.send_signal(signal.SIGTERM)
+            p.process.send_signal(signal.SIGTERM)
         for p in procs:
-            p.wait(timeout=30)
+            p.process.wait(timeout=30)
         db.dispose()
-    return Figure(label, count, seconds, done / seconds, done)
+    return Figure(label, count, seconds, done / seconds, done, cpu * 1000 / max(done, 1))
 
 
 def main() -> int:
@@ -311,6 +334,16 @@ def main() -> int:
         "--pg-url", default=os.environ.get("KTWIDGET_TEST_DATABASE_URL", ""), help="PostgreSQL"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--py-spy",
+        default=None,
+        metavar="FILE",
+        help="record each worker with py-spy while it delivers, as raw collapsed stacks; "
+        "'{process}' in FILE becomes the run and worker, e.g. /tmp/n-{process}.txt",
+    )
+    parser.add_argument(
+        "--py-spy-options", default="", help="more py-spy record options, e.g. '--gil'"
+    )
     parser.add_argument("--serve-receiver", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_receiver:
@@ -343,6 +376,7 @@ def main() -> int:
                 urls,
                 args.deliveries,
                 sqlite_dir,
+                (args.py_spy, args.py_spy_options),
             )
         )
         if args.pg_url:
@@ -353,7 +387,13 @@ def main() -> int:
                 with postgres_database(args.pg_url) as url:
                     figures.append(
                         database_run(
-                            f"postgresql x{workers}", url, workers, urls, args.deliveries, pg_dir
+                            f"postgresql x{workers}",
+                            url,
+                            workers,
+                            urls,
+                            args.deliveries,
+                            pg_dir,
+                            (args.py_spy, args.py_spy_options),
                         )
                     )
     valid = all(f.accepted == f.deliveries for f in figures)
@@ -361,11 +401,15 @@ def main() -> int:
     if args.json:
         print(json.dumps({"figures": [asdict(f) for f in figures], "valid": valid}, indent=2))
     else:
-        print(f"{'target':<24} {'deliveries':>10} {'seconds':>8} {'per s':>8} {'vs ref':>7}")
+        print(
+            f"{'target':<24} {'deliveries':>10} {'seconds':>8} {'per s':>8} {'vs ref':>7}"
+            f" {'CPU ms each':>12}"
+        )
         for f in figures:
+            cpu = "" if f.cpu_ms_per_delivery is None else f"{f.cpu_ms_per_delivery:.3f}"
             print(
                 f"{f.target:<24} {f.accepted:>10} {f.seconds:>8.2f} {f.per_second:>8.0f}"
-                f" {f.per_second / ref:>7.2f}"
+                f" {f.per_second / ref:>7.2f} {cpu:>12}"
             )
         for f in figures[1:]:
             met = f.per_second >= GOAL_RATE and f.per_second >= GOAL_RATIO * ref
