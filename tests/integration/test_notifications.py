@@ -361,7 +361,7 @@ def test_resend_refuses_a_delivery_in_flight_and_unknown_refs(gw: Gateway) -> No
     with gw.db.write() as conn:
         from ktwidget.storage import deliveries
 
-        claimed = deliveries.claim(
+        claim = deliveries.claim(
             conn,
             now=gw.clock.now(),
             owner="someone",
@@ -369,7 +369,7 @@ def test_resend_refuses_a_delivery_in_flight_and_unknown_refs(gw: Gateway) -> No
             limit=1,
             admit=lambda _e: True,
         )
-    assert len(claimed) == 1
+    assert len(claim.claimed) == 1
     with pytest.raises(OperatorError, match="being sent"):
         notifications.resend(gw, row.webhook_id)
     with pytest.raises(OperatorError, match="no delivery"):

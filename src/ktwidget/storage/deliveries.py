@@ -60,6 +60,15 @@ def exists_for_transaction(conn: Connection, transaction_id: int) -> bool:
     return found is not None
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What a claim leased, and whether it took everything due that it was shown (``drained``:
+    nothing was left out for want of room, so only time or new deliveries bring more)."""
+
+    claimed: list[Claimed]
+    drained: bool
+
+
 def claim(
     conn: Connection,
     *,
@@ -69,7 +78,7 @@ def claim(
     limit: int,
     admit: Callable[[str], bool],
     exclude_endpoints: Collection[str] = (),
-) -> list[Claimed]:
+) -> Claim:
     """Lease up to ``limit`` due deliveries, oldest first, those ``admit(endpoint)`` lets in.
 
     ``admit`` is asked once per candidate, in order, and counts what it lets in (per-endpoint
@@ -77,7 +86,8 @@ def claim(
     for one hanging endpoint never crowds the others out of a claim.
     """
     if limit <= 0:
-        return []
+        return Claim([], drained=False)
+    window = limit + limit // 2 + 1  # some candidates will be refused for want of room
     query = (
         select(deliveries.c.id, deliveries.c.endpoint)
         .where(
@@ -86,19 +96,21 @@ def claim(
             deliveries.c.lease_until.is_(None) | (deliveries.c.lease_until <= now),
         )
         .order_by(deliveries.c.due_at, deliveries.c.id)
-        .limit(limit * 4)
+        .limit(window)
     )
     if exclude_endpoints:
         query = query.where(deliveries.c.endpoint.not_in(list(exclude_endpoints)))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids: list[int] = []
-    for row in conn.execute(query).all():
+    candidates = conn.execute(query).all()
+    for row in candidates:
         if len(ids) < limit and admit(row.endpoint):
             ids.append(row.id)
+    drained = len(candidates) < window and len(ids) == len(candidates) and not exclude_endpoints
     order = {d: i for i, d in enumerate(ids)}  # oldest first, as the candidates came
     if not ids:
-        return []
+        return Claim([], drained)
     # One statement leases and reads back what the attempts need (RETURNING: PostgreSQL, SQLite).
     rows = sorted(
         conn.execute(
@@ -123,7 +135,7 @@ def claim(
         .group_by(delivery_attempts.c.delivery_id)
     ).all()
     recorded = {int(d): int(n) for d, n in counts}
-    return [
+    claimed = [
         Claimed(
             id=r.id,
             webhook_id=r.webhook_id,
@@ -137,6 +149,24 @@ def claim(
         )
         for r in rows
     ]
+    return Claim(claimed, drained)
+
+
+_RELEASE = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("d_id"),
+        deliveries.c.lease_owner == bindparam("d_owner"),
+        deliveries.c.state == PENDING,
+    )
+    .values(lease_owner=None, lease_until=None)
+)
+
+
+def release(conn: Connection, claimed: Sequence[Claimed]) -> None:
+    """Give back leases on deliveries claimed but not sent, so any worker may claim them now."""
+    if claimed:
+        conn.execute(_RELEASE, [{"d_id": c.id, "d_owner": c.lease_owner} for c in claimed])
 
 
 def secrets_for(
@@ -246,11 +276,14 @@ def record_attempts(conn: Connection, finished: Sequence[Finished]) -> list[Fini
     if conn.dialect.name == "postgresql":
         held = held.with_for_update()
     owners = dict(conn.execute(held).all())
-    kept = [f for f in finished if owners.get(f.claimed.id) == f.claimed.lease_owner]
+    kept: list[Finished] = []
+    lost: list[Finished] = []
+    for f in finished:
+        (kept if owners.get(f.claimed.id) == f.claimed.lease_owner else lost).append(f)
     if kept:
         conn.execute(_RECORD, [_record_params(f) for f in kept])
         conn.execute(_INSERT_ATTEMPT, [_attempt_params(f) for f in kept])
-    return [f for f in finished if f not in kept]
+    return lost
 
 
 def lease_owners(conn: Connection, prefix: str, now: datetime) -> list[str]:

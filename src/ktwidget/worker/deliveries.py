@@ -17,6 +17,12 @@ only when more than half of the slots are held at once by endpoints that do not 
 defaults, 128 new hanging endpoints, or 16 fast ones that all start hanging together), and then
 for at most one timeout.
 
+Throughput: an endpoint that answers quickly may hold ``ahead`` more deliveries, claimed ahead of
+its slots; a slot that frees starts the next one at once, and claims come in batches (when the
+endpoints being served have room for half of what they may hold, or slots idle with nothing
+queued). A queued delivery starts only while its lease still outlasts a whole attempt; one that
+cannot, and the queue of an endpoint that turns slow, are given back to the database.
+
 Crash safety: a claim takes a lease longer than one attempt can last, and an attempt is recorded
 only after it ends; a worker killed at any moment leaves its deliveries to be claimed again when the
 lease runs out, or at once by a worker of the same machine that sees the holder is dead (at least
@@ -28,8 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Self
 
@@ -64,6 +70,15 @@ class _SecretCache:
         return plain
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A claimed delivery, with its signing secrets and the loop time by which it must start."""
+
+    claimed: Claimed
+    secrets: list[str]
+    start_by: float
+
+
 class DeliveryDispatcher:
     """Sends due deliveries. Tests drive it with `run_once` / `run_until_idle` and the gateway's
     clock; a worker process runs `run(stop)`.
@@ -76,6 +91,7 @@ class DeliveryDispatcher:
         sender: WebhookSender | None = None,
         concurrency: int = 256,
         per_endpoint: int = 8,
+        ahead: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         lease: timedelta | None = None,
         slow_after: float | None = None,
@@ -98,10 +114,15 @@ class DeliveryDispatcher:
         self.owner = owner or owners.owner_id()
         self._sender = sender
         self._own_sender = sender is None
-        self._slots = EndpointSlots(concurrency, per_endpoint)
+        self._slots = EndpointSlots(
+            concurrency, per_endpoint, 2 * per_endpoint if ahead is None else ahead
+        )
         self._secrets = _SecretCache(gateway)
+        self._queues: dict[str, deque[_Ready]] = {}  # claimed ahead, by endpoint
+        self._running: set[asyncio.Task[Finished]] = set()
         self._outcomes: list[Finished] = []
-        self._slot_freed: asyncio.Event | None = None
+        self._give_back: list[Claimed] = []
+        self._slot_freed = asyncio.Event()
 
     @property
     def concurrency(self) -> int:
@@ -129,26 +150,94 @@ class DeliveryDispatcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _claim(self, slots: EndpointSlots) -> list[tuple[Claimed, list[str]]]:
-        """Lease what may start now (``slots`` is a snapshot: this runs in a thread)."""
+    def _claim(self, slots: EndpointSlots) -> tuple[list[tuple[Claimed, list[str]]], bool]:
+        """Lease what may start or queue now (``slots`` is a snapshot: this runs in a thread);
+        and whether everything due that the claim was shown was taken."""
+        limit = slots.claim_limit()
+        if limit <= 0:
+            return [], False
         now = self.gateway.clock.now()
         with self.gateway.db.write() as conn:
-            claimed = repo.claim(
+            result = repo.claim(
                 conn,
                 now=now,
                 owner=self.owner,
                 lease=self.lease,
-                limit=slots.free,
+                limit=limit,
                 admit=slots.admitter(),
                 exclude_endpoints=slots.saturated(),
             )
+            claimed = result.claimed
             encrypted = repo.secrets_for(conn, {c.merchant_id for c in claimed}, now)
-        return [(c, [self._secrets.get(s) for s in encrypted[c.merchant_id]]) for c in claimed]
+        batch = [(c, [self._secrets.get(s) for s in encrypted[c.merchant_id]]) for c in claimed]
+        return batch, result.drained
 
-    async def _claim_now(self) -> list[tuple[Claimed, list[str]]]:
-        if self._slots.free <= 0:
-            return []
-        return await asyncio.to_thread(self._claim, self._slots.snapshot())
+    async def _claim_now(self) -> tuple[int, bool]:
+        """Claim, queue and start what fits; how many were claimed, and whether that drained
+        what is due."""
+        loop = asyncio.get_running_loop()
+        # The lease runs from a moment after this one; a queued attempt must end within it.
+        start_by = loop.time() + self.lease.total_seconds() - self.timeout - 1.0
+        batch, drained = await asyncio.to_thread(self._claim, self._slots.snapshot())
+        for claimed, secrets in batch:
+            self._queues.setdefault(claimed.endpoint, deque()).append(
+                _Ready(claimed, secrets, start_by)
+            )
+            self._slots.enqueue(claimed.endpoint)
+        self._pump()
+        return len(batch), drained
+
+    def _pump(self) -> None:
+        """Start queued deliveries where slots allow; give back those that may not wait."""
+        now = asyncio.get_running_loop().time()
+        for endpoint in list(self._queues):
+            queue = self._queues[endpoint]
+            while queue and (
+                self._slots.can_start(endpoint)
+                # the first delivery to an endpoint not (or no longer) known fast starts if it can
+                or (endpoint not in self._slots.fast and self._can_start_unproven(endpoint))
+            ):
+                ready = queue.popleft()
+                self._slots.dequeue(endpoint)
+                if now > ready.start_by:
+                    self._give_back.append(ready.claimed)
+                    continue
+                self._launch(ready)
+            if queue and endpoint not in self._slots.fast:
+                # It turned slow: its queue would wait a timeout per delivery. Others may take it.
+                while queue:
+                    self._give_back.append(queue.popleft().claimed)
+                    self._slots.dequeue(endpoint)
+            if not queue:
+                del self._queues[endpoint]
+
+    def _demote(self, endpoint: str) -> None:
+        self._slots.demote(endpoint)
+        self._pump()  # gives its queue back
+
+    def _can_start_unproven(self, endpoint: str) -> bool:
+        s = self._slots
+        return (
+            s.in_flight.get(endpoint, 0) < s.limit(endpoint)
+            and s.total < s.concurrency
+            and s.unproven_in_flight < s.unproven_cap
+        )
+
+    def _launch(self, ready: _Ready) -> None:
+        unproven = self._slots.start(ready.claimed.endpoint)
+        task = asyncio.create_task(self._send(ready.claimed, ready.secrets, unproven))
+        self._running.add(task)
+        task.add_done_callback(self._collect)
+
+    def _collect(self, task: asyncio.Task[Finished]) -> None:
+        self._running.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("notification_attempt_crashed", exc_info=exc)
+            return
+        self._outcomes.append(task.result())
 
     def release_dead_leases(self) -> int:
         """Give back leases held by dead worker processes of this machine; how many."""
@@ -160,9 +249,10 @@ class DeliveryDispatcher:
             "notification_leases_released",
         )
 
-    def _record(self, outcomes: list[Finished]) -> None:
+    def _record(self, outcomes: list[Finished], give_back: list[Claimed]) -> None:
         with self.gateway.db.write() as conn:
             lost = repo.record_attempts(conn, outcomes)
+            repo.release(conn, give_back)
         for o in lost:
             log.warning(
                 "notification_lease_lost",
@@ -223,7 +313,7 @@ class DeliveryDispatcher:
         quick = False
         # An attempt still running after slow_after demotes its endpoint at once, not at timeout.
         demote = asyncio.get_running_loop().call_later(
-            self.slow_after, self._slots.demote, claimed.endpoint
+            self.slow_after, self._demote, claimed.endpoint
         )
         try:
             outcome = await self._attempt(claimed, secrets)
@@ -233,30 +323,29 @@ class DeliveryDispatcher:
         finally:
             demote.cancel()
             self._slots.finish(claimed.endpoint, unproven, quick)
-            if self._slot_freed is not None:
-                self._slot_freed.set()
+            self._pump()
+            self._slot_freed.set()
 
-    def _start(self, batch: list[tuple[Claimed, list[str]]]) -> list[asyncio.Task[Finished]]:
-        return [
-            asyncio.create_task(self._send(claimed, secrets, self._slots.start(claimed.endpoint)))
-            for claimed, secrets in batch
-        ]
+    async def _flush(self) -> None:
+        """Write the finished attempts and give back the leases of what was not sent."""
+        if self._outcomes or self._give_back:
+            outcomes, self._outcomes = self._outcomes, []
+            give_back, self._give_back = self._give_back, []
+            await asyncio.to_thread(self._record, outcomes, give_back)
 
     # --- for tests: one round at a time, on the injected clock -------------------------------
 
     async def run_once(self) -> int:
         """Send every delivery due now that fits, wait for the attempts, record them."""
         total = 0
-        tasks: list[asyncio.Task[Finished]] = []
         while True:
-            batch = await self._claim_now()
-            if not batch:
+            claimed, _drained = await self._claim_now()
+            if not claimed:
                 break
-            tasks += self._start(batch)
-            total += len(batch)
-        outcomes = list(await asyncio.gather(*tasks))
-        if outcomes:
-            await asyncio.to_thread(self._record, outcomes)
+            total += claimed
+        while self._running:  # finishing attempts start the queued ones
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+        await self._flush()
         return total
 
     async def run_until_idle(self, max_rounds: int = 1000) -> int:
@@ -272,21 +361,23 @@ class DeliveryDispatcher:
     # --- the worker process ------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep deliveries flowing until ``stop`` is set; then finish and record those in flight."""
+        """Keep deliveries flowing until ``stop`` is set; then finish and record those in flight,
+        and give back what was claimed ahead."""
         log.info(
             "notification_dispatcher_started",
             extra={"owner": self.owner, "concurrency": self.concurrency},
         )
-        running: set[asyncio.Task[Finished]] = set()
-        slot_freed = self._slot_freed = asyncio.Event()
+        slot_freed = self._slot_freed
         writer = asyncio.create_task(self._write_outcomes(stop))
         stopping = asyncio.create_task(stop.wait())
-        next_sweep = 0.0
         loop = asyncio.get_running_loop()
+        next_sweep = next_poll = 0.0
+        drained = True
         try:
             while not stop.is_set():
-                if loop.time() >= next_sweep:
-                    next_sweep = loop.time() + self.sweep_interval
+                now = loop.time()
+                if now >= next_sweep:
+                    next_sweep = now + self.sweep_interval
                     try:
                         await asyncio.to_thread(self.release_dead_leases)
                     except Exception:
@@ -294,59 +385,45 @@ class DeliveryDispatcher:
                 # Cleared before the claim, not after: an attempt that ends while the claim runs
                 # (in a thread) must wake the wait below, or its slot idles for a poll interval.
                 slot_freed.clear()
-                batch: list[tuple[Claimed, list[str]]] = []
-                try:
-                    batch = await self._claim_now()
-                except Exception:
-                    log.exception("notification_claim_failed")
-                for task in self._start(batch):
-                    running.add(task)
-                    task.add_done_callback(self._collect(running))
-                if batch:
-                    await asyncio.sleep(0)
-                    continue
+                if loop.time() >= next_poll or (not drained and self._slots.wants_claim()):
+                    next_poll = loop.time() + self.poll_interval
+                    try:
+                        claimed, drained = await self._claim_now()
+                    except Exception:
+                        log.exception("notification_claim_failed")
+                        claimed, drained = 0, True
+                    if claimed and not drained:
+                        await asyncio.sleep(0)
+                        continue
                 freed = asyncio.create_task(slot_freed.wait())
                 await asyncio.wait(
-                    {stopping, freed}, timeout=self.poll_interval, return_when="FIRST_COMPLETED"
+                    {stopping, freed},
+                    timeout=max(0.0, next_poll - loop.time()),
+                    return_when="FIRST_COMPLETED",
                 )
                 freed.cancel()
         finally:
             stopping.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
+            for queue in self._queues.values():
+                self._give_back.extend(ready.claimed for ready in queue)
+            self._queues.clear()
+            self._slots.queued.clear()
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
             await writer
-            if self._outcomes:
-                rest, self._outcomes = self._outcomes, []
-                await asyncio.to_thread(self._record, rest)
-            self._slot_freed = None
+            await self._flush()
             await self.aclose()
             log.info("notification_dispatcher_stopped", extra={"owner": self.owner})
-
-    def _collect(
-        self, running: set[asyncio.Task[Finished]]
-    ) -> Callable[[asyncio.Task[Finished]], None]:
-        def done(task: asyncio.Task[Finished]) -> None:
-            running.discard(task)
-            if task.cancelled():
-                return
-            exc = task.exception()
-            if exc is not None:
-                log.error("notification_attempt_crashed", exc_info=exc)
-                return
-            self._outcomes.append(task.result())
-
-        return done
 
     async def _write_outcomes(self, stop: asyncio.Event) -> None:
         """Write finished attempts in batches until stopped and everything in flight is written."""
         while True:
-            if self._outcomes:
-                batch, self._outcomes = self._outcomes, []
+            if self._outcomes or self._give_back:
                 try:
-                    await asyncio.to_thread(self._record, batch)
+                    await self._flush()
                 except Exception:
                     # The leases will run out and the deliveries be sent again: at least once.
-                    log.exception("notification_record_failed", extra={"count": len(batch)})
+                    log.exception("notification_record_failed")
             elif stop.is_set() and self._slots.total == 0:
                 return
             else:
