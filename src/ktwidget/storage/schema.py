@@ -174,7 +174,7 @@ jobs = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime),
-    Index(None, "state", "due_at"),
+    Index(None, "state", "due_at", "id"),
 )
 
 # Merchant notifications (SPEC section 7). A delivery is written with the final status change it
@@ -202,7 +202,7 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime),
     Column("delivered_at", UTCDateTime),
-    Index(None, "state", "due_at"),
+    Index(None, "state", "due_at", "id"),
     Index(None, "created_at"),
 )
 
