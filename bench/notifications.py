@@ -160,6 +160,7 @@ class Figure:
     per_second: float
     accepted: int
     cpu_ms_per_delivery: float | None = None  # CPU time of the sender or workers, per delivery
+    claims: int | None = None  # database claims the workers made
 
 
 async def reference(urls: list[str], bodies: list[bytes], secret: str) -> Figure:
@@ -323,7 +324,19 @@ def database_run(
         for p in procs:
             p.process.wait(timeout=30)
         db.dispose()
-    return Figure(label, count, seconds, done / seconds, done, cpu * 1000 / max(done, 1))
+    claims = sum(dispatcher_stats(p).get("claims", 0) for p in procs)
+    return Figure(
+        label, count, seconds, done / seconds, done, cpu * 1000 / max(done, 1), claims or None
+    )
+
+
+def dispatcher_stats(worker: Server) -> dict[str, int]:
+    """The counters a worker's dispatcher logs when it stops (claims, claimed, flushes, …)."""
+    for line in reversed(worker.log_path.read_text(errors="replace").splitlines()):
+        if '"notification_dispatcher_stopped"' in line:
+            entry = json.loads(line)
+            return {k: v for k, v in entry.items() if isinstance(v, int)}
+    return {}
 
 
 def main() -> int:
@@ -403,13 +416,14 @@ def main() -> int:
     else:
         print(
             f"{'target':<24} {'deliveries':>10} {'seconds':>8} {'per s':>8} {'vs ref':>7}"
-            f" {'CPU ms each':>12}"
+            f" {'CPU ms each':>12} {'per claim':>9}"
         )
         for f in figures:
             cpu = "" if f.cpu_ms_per_delivery is None else f"{f.cpu_ms_per_delivery:.3f}"
+            batch = "" if not f.claims else f"{f.accepted / f.claims:.0f}"
             print(
                 f"{f.target:<24} {f.accepted:>10} {f.seconds:>8.2f} {f.per_second:>8.0f}"
-                f" {f.per_second / ref:>7.2f} {cpu:>12}"
+                f" {f.per_second / ref:>7.2f} {cpu:>12} {batch:>9}"
             )
         for f in figures[1:]:
             met = f.per_second >= GOAL_RATE and f.per_second >= GOAL_RATIO * ref

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
 
-from ktwidget.storage import leases
+from ktwidget.storage import driver, leases
+from ktwidget.storage.driver import naive_utc
 from ktwidget.storage.schema import UTCDateTime, deliveries, delivery_attempts, webhook_secrets
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -34,7 +35,6 @@ class Claimed:
     body: bytes
     attempts: int  # failed attempts of this round before the one this claim starts
     lease_owner: str
-    recorded: int = 0  # attempts recorded over the delivery's whole life
 
 
 @dataclass(frozen=True)
@@ -88,68 +88,45 @@ def claim(
     if limit <= 0:
         return Claim([], drained=False)
     window = limit + limit // 2 + 1  # some candidates will be refused for want of room
-    query = (
-        select(deliveries.c.id, deliveries.c.endpoint)
-        .where(
-            deliveries.c.state == PENDING,
-            deliveries.c.due_at <= now,
-            deliveries.c.lease_until.is_(None) | (deliveries.c.lease_until <= now),
-        )
-        .order_by(deliveries.c.due_at, deliveries.c.id)
-        .limit(window)
+    exclude = list(exclude_endpoints)
+    candidates = driver.fetch(
+        conn,
+        _CANDIDATES.format(
+            exclude=f" AND endpoint NOT IN ({driver.marks(len(exclude))})" if exclude else "",
+            lock=" FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else "",
+        ),
+        (now, now, *exclude, window),
     )
-    if exclude_endpoints:
-        query = query.where(deliveries.c.endpoint.not_in(list(exclude_endpoints)))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
     ids: list[int] = []
-    candidates = conn.execute(query).all()
-    for row in candidates:
-        if len(ids) < limit and admit(row.endpoint):
-            ids.append(row.id)
-    drained = len(candidates) < window and len(ids) == len(candidates) and not exclude_endpoints
-    order = {d: i for i, d in enumerate(ids)}  # oldest first, as the candidates came
+    for delivery_id, endpoint in candidates:
+        if len(ids) < limit and admit(endpoint):
+            ids.append(delivery_id)
+    drained = len(candidates) < window and len(ids) == len(candidates) and not exclude
     if not ids:
         return Claim([], drained)
     # One statement leases and reads back what the attempts need (RETURNING: PostgreSQL, SQLite).
-    rows = sorted(
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(ids))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .returning(
-                deliveries.c.id,
-                deliveries.c.webhook_id,
-                deliveries.c.merchant_id,
-                deliveries.c.url,
-                deliveries.c.endpoint,
-                deliveries.c.body,
-                deliveries.c.attempts,
-            )
-        ).all(),
-        key=lambda r: order[r.id],
-    )
-    counts = conn.execute(
-        select(delivery_attempts.c.delivery_id, func.count())
-        .where(delivery_attempts.c.delivery_id.in_(ids))
-        .group_by(delivery_attempts.c.delivery_id)
-    ).all()
-    recorded = {int(d): int(n) for d, n in counts}
-    claimed = [
-        Claimed(
-            id=r.id,
-            webhook_id=r.webhook_id,
-            merchant_id=r.merchant_id,
-            url=r.url,
-            endpoint=r.endpoint,
-            body=bytes(r.body),
-            attempts=r.attempts,
-            lease_owner=owner,
-            recorded=int(recorded.get(r.id, 0)),
+    rows = {
+        row[0]: row
+        for row in driver.fetch(
+            conn, _LEASE.format(ids=driver.marks(len(ids))), (owner, now + lease, *ids)
         )
-        for r in rows
+    }
+    claimed = [
+        Claimed(d, webhook_id, merchant_id, url, endpoint, bytes(body), attempts, owner)
+        for d, webhook_id, merchant_id, url, endpoint, body, attempts in (rows[i] for i in ids)
     ]
     return Claim(claimed, drained)
+
+
+_CANDIDATES = (
+    "SELECT id, endpoint FROM deliveries"
+    " WHERE state = 'pending' AND due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
+    "{exclude} ORDER BY due_at, id LIMIT ?{lock}"
+)
+_LEASE = (
+    "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN ({ids})"
+    " RETURNING id, webhook_id, merchant_id, url, endpoint, body, attempts"
+)
 
 
 _RELEASE = (
@@ -204,31 +181,10 @@ class Finished:
     retry_at: datetime | None
 
 
-_RECORD = (
-    update(deliveries)
-    .where(
-        deliveries.c.id == bindparam("d_id"),
-        deliveries.c.lease_owner == bindparam("d_owner"),
-        deliveries.c.state == PENDING,
-    )
-    .values(
-        state=bindparam("d_state"),
-        due_at=bindparam("d_due_at"),
-        delivered_at=func.coalesce(
-            bindparam("d_delivered_at", type_=UTCDateTime()), deliveries.c.delivered_at
-        ),
-        attempts=bindparam("d_attempts"),
-        lease_owner=None,
-        lease_until=None,
-        last_status_code=bindparam("d_status_code"),
-        last_error=bindparam("d_error"),
-        updated_at=bindparam("d_now"),
-    )
-)
-_INSERT_ATTEMPT = insert(delivery_attempts)
-
-
-def _record_params(f: Finished) -> dict[str, Any]:
+def _record_row(f: Finished) -> tuple[Any, ...]:
+    """What an attempt changes in its delivery, in `_RECORD`'s order: the changes (state,
+    due_at, delivered_at, attempts, status code, error, updated_at), then the condition (id and
+    lease owner)."""
     a, c = f.attempt, f.claimed
     if a.accepted:
         state, due_at, attempts = DELIVERED, None, c.attempts
@@ -236,54 +192,120 @@ def _record_params(f: Finished) -> dict[str, Any]:
         state, due_at, attempts = PENDING, f.retry_at, c.attempts + 1
     else:
         state, due_at, attempts = FAILED, None, c.attempts + 1
-    return {
-        "d_id": c.id,
-        "d_owner": c.lease_owner,
-        "d_state": state,
-        "d_due_at": due_at,
-        "d_delivered_at": f.finished_at if a.accepted else None,
-        "d_attempts": attempts,
-        "d_status_code": a.status_code,
-        "d_error": None if a.accepted else (a.error or "")[:1000],
-        "d_now": f.finished_at,
-    }
+    delivered_at = f.finished_at if a.accepted else None
+    error = None if a.accepted else (a.error or "")[:1000]
+    return (
+        state, due_at, delivered_at, attempts, a.status_code, error, f.finished_at,
+        c.id, c.lease_owner,
+    )  # fmt: skip
 
 
-def _attempt_params(f: Finished) -> dict[str, Any]:
+def _attempt_row(f: Finished) -> tuple[Any, ...]:
+    """An attempt, in `_INSERT_ATTEMPT`'s order: what happened, then whose and by whom (its
+    number is counted in SQL)."""
     a, c = f.attempt, f.claimed
-    return {
-        "delivery_id": c.id,
-        "number": c.recorded + 1,
-        "worker": c.lease_owner,
-        "started_at": a.started_at,
-        "latency_ms": a.latency_ms,
-        "address": a.address,
-        "status_code": a.status_code,
-        "accepted": a.accepted,
-        "reply_excerpt": a.reply_excerpt,
-        "error": a.error,
-    }
+    return (
+        a.started_at, a.latency_ms, a.address, a.status_code, a.accepted, a.reply_excerpt,
+        a.error, c.id, c.lease_owner,
+    )  # fmt: skip
+
+
+# SQLite: run on the driver, a row at a time inside one call (the rows never leave C).
+_HELD = "SELECT id, lease_owner FROM deliveries WHERE state = 'pending' AND id IN ({ids})"
+_RECORD = driver.for_dialect(
+    "UPDATE deliveries SET state = ?, due_at = ?, delivered_at = COALESCE(?, delivered_at),"
+    " attempts = ?, lease_owner = NULL, lease_until = NULL, last_status_code = ?,"
+    " last_error = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'pending'"
+)
+_INSERT_ATTEMPT = driver.for_dialect(
+    "INSERT INTO delivery_attempts (delivery_id, number, worker, started_at, latency_ms,"
+    " address, status_code, accepted, reply_excerpt, error)"
+    " SELECT d, (SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = d) + 1, w, ?, ?, ?,"
+    " ?, ?, ?, ? FROM (SELECT ? AS d, ? AS w) AS attempt"
+)
 
 
 def record_attempts(conn: Connection, finished: Sequence[Finished]) -> list[Finished]:
     """Write attempts and their consequences; only a lease holder may. Returns those whose lease
-    was lost to another worker (nothing of theirs is written)."""
+    was lost to another worker (nothing of theirs is written). An attempt's number counts every
+    attempt the delivery has had, resends included."""
     if not finished:
         return []
-    held = select(deliveries.c.id, deliveries.c.lease_owner).where(
-        deliveries.c.id.in_([f.claimed.id for f in finished]), deliveries.c.state == PENDING
-    )
     if conn.dialect.name == "postgresql":
-        held = held.with_for_update()
-    owners = dict(conn.execute(held).all())
+        return _record_attempts_pg(conn, finished)
+    ids = [f.claimed.id for f in finished]
+    owners = dict(driver.fetch(conn, _HELD.format(ids=driver.marks(len(ids))), ids))
     kept: list[Finished] = []
     lost: list[Finished] = []
     for f in finished:
         (kept if owners.get(f.claimed.id) == f.claimed.lease_owner else lost).append(f)
     if kept:
-        conn.execute(_RECORD, [_record_params(f) for f in kept])
-        conn.execute(_INSERT_ATTEMPT, [_attempt_params(f) for f in kept])
+        driver.execute_many(conn, _RECORD, [_record_row(f) for f in kept])
+        driver.execute_many(conn, _INSERT_ATTEMPT, [_attempt_row(f) for f in kept])
     return lost
+
+
+# PostgreSQL: one statement per batch, with the rows as arrays (a round trip each, instead of one
+# per delivery). The same columns and conditions as the SQLite statements above.
+_PG_RECORD = text(
+    """
+    UPDATE deliveries AS d SET
+        state = o.state, due_at = o.due_at, attempts = o.attempts,
+        delivered_at = COALESCE(o.delivered_at, d.delivered_at),
+        lease_owner = NULL, lease_until = NULL,
+        last_status_code = o.status_code, last_error = o.error, updated_at = o.now
+    FROM unnest(
+        CAST(:id AS INTEGER[]), CAST(:owner AS TEXT[]), CAST(:state AS TEXT[]),
+        CAST(:due_at AS TIMESTAMP[]), CAST(:delivered_at AS TIMESTAMP[]),
+        CAST(:attempts AS INTEGER[]), CAST(:status_code AS INTEGER[]),
+        CAST(:error AS TEXT[]), CAST(:now AS TIMESTAMP[])
+    ) AS o(id, owner, state, due_at, delivered_at, attempts, status_code, error, now)
+    WHERE d.id = o.id AND d.lease_owner = o.owner AND d.state = 'pending'
+    RETURNING d.id
+    """
+)
+_PG_RECORD_COLUMNS = (
+    "state", "due_at", "delivered_at", "attempts", "status_code", "error", "now", "id", "owner",
+)  # fmt: skip
+_PG_INSERT_ATTEMPTS = text(
+    """
+    INSERT INTO delivery_attempts (delivery_id, number, worker, started_at, latency_ms, address,
+                                   status_code, accepted, reply_excerpt, error)
+    SELECT a.delivery_id,
+           (SELECT COUNT(*) FROM delivery_attempts p WHERE p.delivery_id = a.delivery_id) + 1,
+           a.worker, a.started_at, a.latency_ms, a.address, a.status_code, a.accepted,
+           a.reply_excerpt, a.error
+    FROM unnest(
+        CAST(:delivery_id AS INTEGER[]), CAST(:worker AS TEXT[]),
+        CAST(:started_at AS TIMESTAMP[]), CAST(:latency_ms AS INTEGER[]),
+        CAST(:address AS TEXT[]), CAST(:status_code AS INTEGER[]), CAST(:accepted AS BOOLEAN[]),
+        CAST(:reply_excerpt AS TEXT[]), CAST(:error AS TEXT[])
+    ) AS a(delivery_id, worker, started_at, latency_ms, address, status_code, accepted,
+           reply_excerpt, error)
+    """
+)
+_PG_ATTEMPT_COLUMNS = (
+    "started_at", "latency_ms", "address", "status_code", "accepted", "reply_excerpt", "error",
+    "delivery_id", "worker",
+)  # fmt: skip
+
+
+def _arrays(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """Rows as one array per column, times as `schema.UTCDateTime` stores them."""
+    return {
+        name: [naive_utc(v) if isinstance(v, datetime) else v for v in column]
+        for name, column in zip(names, zip(*rows, strict=True), strict=True)
+    }
+
+
+def _record_attempts_pg(conn: Connection, finished: Sequence[Finished]) -> list[Finished]:
+    rows = [_record_row(f) for f in finished]
+    recorded = set(conn.execute(_PG_RECORD, _arrays(_PG_RECORD_COLUMNS, rows)).scalars())
+    kept = [f for f in finished if f.claimed.id in recorded]
+    if kept:
+        attempts = [_attempt_row(f) for f in kept]
+        conn.execute(_PG_INSERT_ATTEMPTS, _arrays(_PG_ATTEMPT_COLUMNS, attempts))
+    return [f for f in finished if f.claimed.id not in recorded]
 
 
 def lease_owners(conn: Connection, prefix: str, now: datetime) -> list[str]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Self
@@ -123,6 +123,7 @@ class DeliveryDispatcher:
         self._outcomes: list[Finished] = []
         self._give_back: list[Claimed] = []
         self._slot_freed = asyncio.Event()
+        self.stats: Counter[str] = Counter()  # claims, claimed, flushes, recorded, given_back
 
     @property
     def concurrency(self) -> int:
@@ -179,6 +180,8 @@ class DeliveryDispatcher:
         # The lease runs from a moment after this one; a queued attempt must end within it.
         start_by = loop.time() + self.lease.total_seconds() - self.timeout - 1.0
         batch, drained = await asyncio.to_thread(self._claim, self._slots.snapshot())
+        self.stats["claims"] += 1
+        self.stats["claimed"] += len(batch)
         for claimed, secrets in batch:
             self._queues.setdefault(claimed.endpoint, deque()).append(
                 _Ready(claimed, secrets, start_by)
@@ -332,6 +335,9 @@ class DeliveryDispatcher:
             outcomes, self._outcomes = self._outcomes, []
             give_back, self._give_back = self._give_back, []
             await asyncio.to_thread(self._record, outcomes, give_back)
+            self.stats["flushes"] += 1
+            self.stats["recorded"] += len(outcomes)
+            self.stats["given_back"] += len(give_back)
 
     # --- for tests: one round at a time, on the injected clock -------------------------------
 
@@ -413,7 +419,7 @@ class DeliveryDispatcher:
             await writer
             await self._flush()
             await self.aclose()
-            log.info("notification_dispatcher_stopped", extra={"owner": self.owner})
+            log.info("notification_dispatcher_stopped", extra={"owner": self.owner, **self.stats})
 
     async def _write_outcomes(self, stop: asyncio.Event) -> None:
         """Write finished attempts in batches until stopped and everything in flight is written."""
