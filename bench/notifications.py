@@ -17,7 +17,7 @@ the clock runs from that commit until the database says every delivery is ``deli
 status 0 whatever the figures; 1 when the measurement is invalid (a delivery not delivered, a
 server that did not start).
 
-    .venv/bin/python bench/notifications.py [--deliveries 5000] [--merchants 4] [--pg-url URL]
+    .venv/bin/python bench/notifications.py [--deliveries 10000] [--merchants 4] [--pg-url URL]
                                             [--json]
 """
 
@@ -341,7 +341,7 @@ def dispatcher_stats(worker: Server) -> dict[str, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument("--deliveries", type=int, default=10000)
     parser.add_argument("--merchants", type=int, default=4, help="receiver endpoints")
     parser.add_argument(
         "--pg-url", default=os.environ.get("KTWIDGET_TEST_DATABASE_URL", ""), help="PostgreSQL"

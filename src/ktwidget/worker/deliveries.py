@@ -115,7 +115,7 @@ class DeliveryDispatcher:
         self._sender = sender
         self._own_sender = sender is None
         self._slots = EndpointSlots(
-            concurrency, per_endpoint, 2 * per_endpoint if ahead is None else ahead
+            concurrency, per_endpoint, 4 * per_endpoint if ahead is None else ahead
         )
         self._secrets = _SecretCache(gateway)
         self._queues: dict[str, deque[_Ready]] = {}  # claimed ahead, by endpoint
