@@ -134,3 +134,34 @@ def test_a_queued_delivery_that_could_outlive_its_lease_is_given_back_and_sent_l
     assert Counter(receiver.ids()).most_common(1)[0][1] == 1  # each arrived once
     assert len(receiver.ids()) == 6
     assert {r.state for r in delivery_rows(gw)} == {"delivered"}
+
+
+def test_giving_back_an_old_claim_leaves_a_newer_lease_alone(gateway: Gateway) -> None:
+    # A claimed-ahead copy whose lease ran out, claimed again by the same worker: giving the old
+    # copy back must not free the delivery while the new claim sends it.
+    gw = replace(gateway, settings=replace(gateway.settings, notify_allow_private=True))
+    final_transactions(gw, shop(gw, "http://127.0.0.1:9/hook"), 1)
+    clock = gw.clock
+
+    def claim() -> list[repo.Claimed]:
+        with gw.db.write() as conn:
+            return repo.claim(
+                conn,
+                now=clock.now(),
+                owner="worker-1",
+                lease=timedelta(seconds=30),
+                limit=1,
+                admit=lambda _e: True,
+            ).claimed
+
+    (old,) = claim()
+    clock.advance(31)  # type: ignore[attr-defined]
+    (new,) = claim()
+    assert new.id == old.id
+    assert new.lease_until != old.lease_until
+    with gw.db.write() as conn:
+        repo.release(conn, [old])
+    assert leased(gw) == 1
+    with gw.db.write() as conn:
+        repo.release(conn, [new])
+    assert leased(gw) == 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Row, func, insert, select, text, update
 
 from ktwidget.storage import driver, leases
 from ktwidget.storage.driver import naive_utc
@@ -35,6 +35,7 @@ class Claimed:
     body: bytes
     attempts: int  # failed attempts of this round before the one this claim starts
     lease_owner: str
+    lease_until: datetime | None = None  # this claim's lease: a give-back matches it exactly
 
 
 @dataclass(frozen=True)
@@ -105,14 +106,15 @@ def claim(
     if not ids:
         return Claim([], drained)
     # One statement leases and reads back what the attempts need (RETURNING: PostgreSQL, SQLite).
+    until = now + lease
     rows = {
         row[0]: row
         for row in driver.fetch(
-            conn, _LEASE.format(ids=driver.marks(len(ids))), (owner, now + lease, *ids)
+            conn, _LEASE.format(ids=driver.marks(len(ids))), (owner, until, *ids)
         )
     }
     claimed = [
-        Claimed(d, webhook_id, merchant_id, url, endpoint, bytes(body), attempts, owner)
+        Claimed(d, webhook_id, merchant_id, url, endpoint, bytes(body), attempts, owner, until)
         for d, webhook_id, merchant_id, url, endpoint, body, attempts in (rows[i] for i in ids)
     ]
     return Claim(claimed, drained)
@@ -129,21 +131,20 @@ _LEASE = (
 )
 
 
-_RELEASE = (
-    update(deliveries)
-    .where(
-        deliveries.c.id == bindparam("d_id"),
-        deliveries.c.lease_owner == bindparam("d_owner"),
-        deliveries.c.state == PENDING,
-    )
-    .values(lease_owner=None, lease_until=None)
+_RELEASE = driver.for_dialect(
+    "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL"
+    " WHERE id = ? AND lease_owner = ? AND lease_until = ? AND state = 'pending'"
 )
 
 
 def release(conn: Connection, claimed: Sequence[Claimed]) -> None:
-    """Give back leases on deliveries claimed but not sent, so any worker may claim them now."""
-    if claimed:
-        conn.execute(_RELEASE, [{"d_id": c.id, "d_owner": c.lease_owner} for c in claimed])
+    """Give back leases on deliveries claimed but not sent, so any worker may claim them now.
+
+    Only the very lease each claim took is given back: if the lease ran out and the delivery was
+    claimed again (by this worker too), the newer lease stands."""
+    rows = [(c.id, c.lease_owner, c.lease_until) for c in claimed if c.lease_until is not None]
+    if rows:
+        driver.execute_many(conn, _RELEASE, rows)
 
 
 def secrets_for(

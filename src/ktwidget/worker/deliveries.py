@@ -177,8 +177,10 @@ class DeliveryDispatcher:
         """Claim, queue and start what fits; how many were claimed, and whether that drained
         what is due."""
         loop = asyncio.get_running_loop()
-        # The lease runs from a moment after this one; a queued attempt must end within it.
-        start_by = loop.time() + self.lease.total_seconds() - self.timeout - 1.0
+        # The lease runs from a moment after this one; a queued attempt must end within it, with a
+        # quarter of the lease to spare for a busy event loop and clocks that disagree.
+        lease = self.lease.total_seconds()
+        start_by = loop.time() + lease - self.timeout - lease / 4
         batch, drained = await asyncio.to_thread(self._claim, self._slots.snapshot())
         self.stats["claims"] += 1
         self.stats["claimed"] += len(batch)
