@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 
 from ktwidget.services.context import Gateway
@@ -47,6 +48,10 @@ async def run_worker(gw: Gateway, stop: asyncio.Event) -> None:
 
 def main(gw: Gateway) -> None:
     """`ktwidget worker`: run until SIGINT or SIGTERM, finishing the jobs in flight."""
+
+    # The database work runs in threads beside the event loop; a thread back from a round trip
+    # waits up to the switch interval for the GIL while the loop is busy sending.
+    sys.setswitchinterval(0.0005)
 
     async def run() -> None:
         stop = asyncio.Event()
