@@ -23,16 +23,14 @@ import os
 import platform
 import shlex
 import shutil
-import signal
 import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,11 +39,11 @@ import httpx
 from cryptography.fernet import Fernet
 from harness import (
     HOST,
-    Server,
     create_merchant,
     free_port,
     ktwidget_cli,
     progress,
+    py_spy,
     running,
     wait_ready,
 )
@@ -319,35 +317,6 @@ async def run_round(
 # --- the servers --------------------------------------------------------------------------------
 
 
-@contextmanager
-def py_spy(server: Server, output: str | None, options: str, workdir: Path) -> Iterator[None]:
-    """Record ``server`` with py-spy (raw collapsed stacks) while the block runs, if asked."""
-    if output is None:
-        yield
-        return
-    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(exe).exists():
-        raise RuntimeError("--py-spy needs py-spy: .venv/bin/pip install py-spy")
-    argv = [exe, "record", "--pid", str(server.process.pid), "--format", "raw", "-o", output]
-    with (workdir / "py-spy.log").open("wb") as log:
-        spy = subprocess.Popen(
-            [*argv, *shlex.split(options)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
-        )
-    time.sleep(1.0)  # let it attach
-    if spy.poll() is not None:
-        raise RuntimeError(f"py-spy exited: {(workdir / 'py-spy.log').read_text(errors='replace')}")
-    try:
-        yield
-    finally:
-        spy.send_signal(signal.SIGINT)
-        try:
-            spy.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            spy.kill()
-            spy.wait(timeout=10)
-        progress(f"py-spy profile of the {server.name}: {output}")
-
-
 def gateway_env(workdir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KTWIDGET_")}
     env.update(
@@ -583,7 +552,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         async def go() -> list[RoundResult]:
             return await load(args, ports, payloads)
 
-        with py_spy(gateway, args.py_spy, args.py_spy_options, workdir):
+        with py_spy([gateway], args.py_spy, args.py_spy_options):
             results = run_async(go)
         for server in (gateway, reference):
             if server.process.poll() is not None:
