@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, text, update
 
 from ktwidget.storage import driver, leases
-from ktwidget.storage.driver import naive_utc
 from ktwidget.storage.schema import UTCDateTime, deliveries, delivery_attempts, webhook_secrets
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -35,7 +34,7 @@ class Claimed:
     body: bytes
     attempts: int  # failed attempts of this round before the one this claim starts
     lease_owner: str
-    lease_until: datetime | None = None  # this claim's lease: a give-back matches it exactly
+    lease_until: datetime  # this claim's lease: a give-back matches it exactly
 
 
 @dataclass(frozen=True)
@@ -142,9 +141,8 @@ def release(conn: Connection, claimed: Sequence[Claimed]) -> None:
 
     Only the very lease each claim took is given back: if the lease ran out and the delivery was
     claimed again (by this worker too), the newer lease stands."""
-    rows = [(c.id, c.lease_owner, c.lease_until) for c in claimed if c.lease_until is not None]
-    if rows:
-        driver.execute_many(conn, _RELEASE, rows)
+    if claimed:
+        driver.execute_many(conn, _RELEASE, [(c.id, c.lease_owner, c.lease_until) for c in claimed])
 
 
 def secrets_for(
@@ -291,21 +289,23 @@ _PG_ATTEMPT_COLUMNS = (
 )  # fmt: skip
 
 
-def _arrays(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
-    """Rows as one array per column, times as `schema.UTCDateTime` stores them."""
+def _arrays(
+    conn: Connection, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> dict[str, list[Any]]:
+    """Rows as one array per column, values bound as the driver-level statements bind them."""
     return {
-        name: [naive_utc(v) if isinstance(v, datetime) else v for v in column]
+        name: list(driver.bind_values(conn, column))
         for name, column in zip(names, zip(*rows, strict=True), strict=True)
     }
 
 
 def _record_attempts_pg(conn: Connection, finished: Sequence[Finished]) -> list[Finished]:
     rows = [_record_row(f) for f in finished]
-    recorded = set(conn.execute(_PG_RECORD, _arrays(_PG_RECORD_COLUMNS, rows)).scalars())
+    recorded = set(conn.execute(_PG_RECORD, _arrays(conn, _PG_RECORD_COLUMNS, rows)).scalars())
     kept = [f for f in finished if f.claimed.id in recorded]
     if kept:
         attempts = [_attempt_row(f) for f in kept]
-        conn.execute(_PG_INSERT_ATTEMPTS, _arrays(_PG_ATTEMPT_COLUMNS, attempts))
+        conn.execute(_PG_INSERT_ATTEMPTS, _arrays(conn, _PG_ATTEMPT_COLUMNS, attempts))
     return [f for f in finished if f.claimed.id not in recorded]
 
 

@@ -42,7 +42,7 @@ def marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def _values(conn: Connection, row: Sequence[Any]) -> tuple[Any, ...]:
+def bind_values(conn: Connection, row: Sequence[Any]) -> tuple[Any, ...]:
     """A row's values as SQLAlchemy would bind them: times as naive UTC, and on SQLite as the
     text SQLAlchemy's DATETIME writes (microseconds always present, so text order is time order;
     sqlite3's own adapter drops a zero fraction)."""
@@ -61,7 +61,7 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, 
     )
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(statement, _values(conn, params))
+        cursor.execute(statement, bind_values(conn, params))
         return list(cursor.fetchall()) if cursor.description else []
     finally:
         cursor.close()
@@ -71,7 +71,7 @@ def execute_many(conn: Connection, sql: dict[str, str], rows: Sequence[Sequence[
     """Run ``sql`` for every row in one driver call; the rows it changed in all."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql[conn.dialect.name], [_values(conn, r) for r in rows])
+        cursor.executemany(sql[conn.dialect.name], [bind_values(conn, r) for r in rows])
         return int(cursor.rowcount)
     finally:
         cursor.close()
@@ -84,7 +84,7 @@ def execute(conn: Connection, sql: dict[str, str], *rows: Sequence[Any]) -> Any:
     try:
         statement = sql[conn.dialect.name]
         for row in rows:
-            cursor.execute(statement, _values(conn, row))
+            cursor.execute(statement, bind_values(conn, row))
         return cursor.fetchone() if cursor.description else None
     finally:
         cursor.close()
