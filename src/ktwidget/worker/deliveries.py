@@ -197,11 +197,7 @@ class DeliveryDispatcher:
         now = asyncio.get_running_loop().time()
         for endpoint in list(self._queues):
             queue = self._queues[endpoint]
-            while queue and (
-                self._slots.can_start(endpoint)
-                # the first delivery to an endpoint not (or no longer) known fast starts if it can
-                or (endpoint not in self._slots.fast and self._can_start_unproven(endpoint))
-            ):
+            while queue and self._slots.can_start(endpoint):
                 ready = queue.popleft()
                 self._slots.dequeue(endpoint)
                 if now > ready.start_by:
@@ -219,14 +215,6 @@ class DeliveryDispatcher:
     def _demote(self, endpoint: str) -> None:
         self._slots.demote(endpoint)
         self._pump()  # gives its queue back
-
-    def _can_start_unproven(self, endpoint: str) -> bool:
-        s = self._slots
-        return (
-            s.in_flight.get(endpoint, 0) < s.limit(endpoint)
-            and s.total < s.concurrency
-            and s.unproven_in_flight < s.unproven_cap
-        )
 
     def _launch(self, ready: _Ready) -> None:
         unproven = self._slots.start(ready.claimed.endpoint)

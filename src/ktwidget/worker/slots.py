@@ -73,21 +73,23 @@ class EndpointSlots:
         """Endpoints with no room: a claim leaves their deliveries out in SQL."""
         return [e for e in self.in_flight.keys() | self.queued.keys() if self.room(e) <= 0]
 
+    def _holding(self) -> tuple[int, int]:
+        """Over the endpoints holding deliveries: how many they may hold, and their room."""
+        held = self.in_flight.keys() | self.queued.keys()
+        return sum(self.hold_limit(e) for e in held), sum(max(0, self.room(e)) for e in held)
+
     def wants_claim(self) -> bool:
         """Worth a claim now: slots are free with nothing queued to fill them, or the endpoints
         holding deliveries have room for at least half of what they may hold."""
         if self.free > 0 and not self.queued_total:
             return True
-        held = self.in_flight.keys() | self.queued.keys()
-        capacity = sum(self.hold_limit(e) for e in held)
-        room = sum(max(0, self.room(e)) for e in held)
+        capacity, room = self._holding()
         return room > 0 and 2 * room >= capacity
 
     def claim_limit(self) -> int:
         """How many deliveries a claim should look for: the room of the endpoints holding some,
         and one fast endpoint's worth for the others; never more than could start or queue."""
-        held = self.in_flight.keys() | self.queued.keys()
-        wanted = sum(max(0, self.room(e)) for e in held) + self.per_endpoint + self.ahead
+        wanted = self._holding()[1] + self.per_endpoint + self.ahead
         could = self.free + (self.concurrency - self.queued_total if self.ahead else 0)
         return max(0, min(wanted, could))
 
@@ -133,11 +135,11 @@ class EndpointSlots:
         return admit
 
     def can_start(self, endpoint: str) -> bool:
-        """May a queued delivery for ``endpoint`` start now?"""
+        """May a claimed delivery for ``endpoint`` start now?"""
         return (
-            endpoint in self.fast
-            and self.in_flight.get(endpoint, 0) < self.limit(endpoint)
+            self.in_flight.get(endpoint, 0) < self.limit(endpoint)
             and self.total < self.concurrency
+            and (endpoint in self.fast or self.unproven_in_flight < self.unproven_cap)
         )
 
     def enqueue(self, endpoint: str) -> None:
